@@ -1,0 +1,1 @@
+"""Shelfmark: a library circulation backend."""

@@ -1,0 +1,71 @@
+"""Binds each command type to its handler and the dependencies it takes."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from shelfmark.catalog.application import commands as catalog
+from shelfmark.catalog.application import handlers as catalog_handlers
+from shelfmark.catalog.infrastructure.unit_of_work import SqlAlchemyCatalogUnitOfWork
+from shelfmark.lending.application import commands as lending
+from shelfmark.lending.application import handlers as lending_handlers
+from shelfmark.lending.infrastructure.unit_of_work import SqlAlchemyLendingUnitOfWork
+from shelfmark.patrons.application import commands as patrons
+from shelfmark.patrons.application import handlers as patron_handlers
+from shelfmark.patrons.domain.model import Membership
+from shelfmark.patrons.infrastructure.unit_of_work import SqlAlchemyPatronsUnitOfWork
+
+if TYPE_CHECKING:
+    from shelfmark.bootstrap.container import Shelfmark
+
+Handler = Callable[[Any], Awaitable[Any]]
+
+
+def command_handlers(app: Shelfmark) -> dict[type, Handler]:
+    engine = app.engines.write
+
+    def catalog_uow() -> SqlAlchemyCatalogUnitOfWork:
+        return SqlAlchemyCatalogUnitOfWork(engine)
+
+    def patrons_uow() -> SqlAlchemyPatronsUnitOfWork:
+        return SqlAlchemyPatronsUnitOfWork(engine)
+
+    def lending_uow() -> SqlAlchemyLendingUnitOfWork:
+        return SqlAlchemyLendingUnitOfWork(engine)
+
+    def membership() -> Membership:
+        library = app.policy.library
+        return Membership(library.membership_years, ZoneInfo(library.timezone))
+
+    return {
+        catalog.AddBook: lambda c: catalog_handlers.add_book(c, catalog_uow(), app.clock),
+        catalog.AddCopy: lambda c: catalog_handlers.add_copy(c, catalog_uow(), app.clock),
+        patrons.RegisterPatron: lambda c: patron_handlers.register_patron(
+            c, patrons_uow(), app.clock, membership()
+        ),
+        patrons.SuspendPatron: lambda c: patron_handlers.suspend_patron(c, patrons_uow(), app.clock),
+        patrons.ReinstatePatron: lambda c: patron_handlers.reinstate_patron(
+            c, patrons_uow(), app.clock
+        ),
+        patrons.UpgradePatron: lambda c: patron_handlers.upgrade_patron(c, patrons_uow(), app.clock),
+        patrons.RenewMembership: lambda c: patron_handlers.renew_membership(
+            c, patrons_uow(), app.clock, membership()
+        ),
+        lending.BorrowBook: lambda c: lending_handlers.borrow_book(
+            c, lending_uow(), app.clock, app.policy
+        ),
+        lending.ReturnLoan: lambda c: lending_handlers.return_loan(
+            c, lending_uow(), app.clock, app.policy
+        ),
+        lending.ReturnBook: lambda c: lending_handlers.return_book(
+            c, lending_uow(), app.clock, app.policy
+        ),
+        lending.RenewLoan: lambda c: lending_handlers.renew_loan(
+            c, lending_uow(), app.clock, app.policy
+        ),
+        lending.RecordPayment: lambda c: lending_handlers.record_payment(
+            c, lending_uow(), app.clock
+        ),
+    }

@@ -1,0 +1,77 @@
+"""Builds the application from settings; every entrypoint (HTTP, CLI, workers) goes through here."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from shelfmark.bootstrap.commands import command_handlers
+from shelfmark.catalog.infrastructure.readers import SqlBookReader
+from shelfmark.config import Settings
+from shelfmark.lending.domain.policies import LendingPolicy
+from shelfmark.lending.infrastructure.policy_source import load_policy
+from shelfmark.lending.infrastructure.readers import SqlLoanReader
+from shelfmark.patrons.infrastructure.readers import SqlPatronReader
+from shelfmark.seedwork.application import with_retries
+from shelfmark.seedwork.clock import Clock, SystemClock
+from shelfmark.seedwork.infrastructure.database import Engines, create_engines
+from shelfmark.seedwork.infrastructure.idempotency import IdempotencyStore
+
+Handler = Callable[[Any], Awaitable[Any]]
+
+
+@dataclass(frozen=True)
+class Readers:
+    books: SqlBookReader
+    patrons: SqlPatronReader
+    loans: SqlLoanReader
+
+
+@dataclass
+class Shelfmark:
+    """Everything one process needs, built once and disposed once."""
+
+    settings: Settings
+    engines: Engines
+    clock: Clock
+    policy: LendingPolicy
+    readers: Readers
+    idempotency: IdempotencyStore
+    handlers: dict[type, Handler] = field(default_factory=dict)
+
+    async def execute(self, command: object) -> Any:
+        """Runs a command's handler in a fresh unit of work, again if a concurrent writer won."""
+        handler = self.handlers[type(command)]
+        return await with_retries(lambda: handler(command))
+
+    async def dispose(self) -> None:
+        await self.engines.dispose()
+
+
+def bootstrap(
+    settings: Settings | None = None,
+    *,
+    clock: Clock | None = None,
+    policy: LendingPolicy | None = None,
+    engines: Engines | None = None,
+) -> Shelfmark:
+    """Wires the application; any part can be overridden (tests pass a fixed clock, say)."""
+    settings = settings or Settings()
+    engines = engines or create_engines(
+        settings.database_url, pool_size=settings.db_pool_size, echo=settings.sql_echo
+    )
+    app = Shelfmark(
+        settings=settings,
+        engines=engines,
+        clock=clock or SystemClock(),
+        policy=policy or load_policy(settings.policy_file),
+        readers=Readers(
+            books=SqlBookReader(engines.read),
+            patrons=SqlPatronReader(engines.read),
+            loans=SqlLoanReader(engines.read),
+        ),
+        idempotency=IdempotencyStore(engines.write, ttl_hours=settings.idempotency_ttl_hours),
+    )
+    app.handlers = command_handlers(app)
+    return app

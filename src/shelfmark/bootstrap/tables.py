@@ -1,0 +1,16 @@
+"""Every table of every context on the one MetaData: what Alembic compares migrations with."""
+
+from shelfmark.catalog.infrastructure import orm as catalog_tables
+from shelfmark.lending.infrastructure import orm as lending_tables
+from shelfmark.patrons.infrastructure import orm as patron_tables
+from shelfmark.seedwork.infrastructure import idempotency, outbox
+from shelfmark.seedwork.infrastructure.metadata import metadata
+
+__all__ = [
+    "catalog_tables",
+    "idempotency",
+    "lending_tables",
+    "metadata",
+    "outbox",
+    "patron_tables",
+]

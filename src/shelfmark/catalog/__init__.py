@@ -1,0 +1,1 @@
+"""Catalog: what the library holds (books and their copies)."""

@@ -1,0 +1,34 @@
+"""What the catalog use cases need from the outside, named by role."""
+
+from __future__ import annotations
+
+from typing import Protocol
+from uuid import UUID
+
+from shelfmark.catalog.application.queries import BookDetails, BookFilter, BookSummary
+from shelfmark.catalog.domain.model import Book
+from shelfmark.catalog.domain.values import Barcode, Isbn
+from shelfmark.seedwork.application import UnitOfWork
+from shelfmark.seedwork.pagination import Page, PageRequest
+
+
+class BookRepository(Protocol):
+    async def get(self, book_id: UUID) -> Book | None: ...
+
+    def add(self, book: Book) -> None: ...
+
+    async def isbn_taken(self, isbn: Isbn) -> bool: ...
+
+    async def barcode_taken(self, barcode: Barcode) -> bool: ...
+
+
+class CatalogUnitOfWork(UnitOfWork, Protocol):
+    books: BookRepository
+
+
+class BookReader(Protocol):
+    """Plain read models straight from storage; no aggregates on the read path."""
+
+    async def get(self, book_id: UUID) -> BookDetails | None: ...
+
+    async def list(self, filters: BookFilter, page: PageRequest) -> Page[BookSummary]: ...

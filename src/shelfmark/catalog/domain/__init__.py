@@ -1,0 +1,1 @@
+"""Plain-Python catalog model."""

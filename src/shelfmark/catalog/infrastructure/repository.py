@@ -1,0 +1,102 @@
+"""The Book repository over SQLAlchemy Core, mapping rows to the aggregate explicitly."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from sqlalchemy import exists, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from shelfmark.catalog.domain.model import Book, BookId, Copy, CopyId
+from shelfmark.catalog.domain.values import Barcode, Circulation, Isbn
+from shelfmark.catalog.infrastructure.orm import books, copies
+from shelfmark.seedwork.infrastructure.unit_of_work import SqlRepository
+from shelfmark.seedwork.money import Money
+
+
+class SqlAlchemyBookRepository(SqlRepository[Book]):
+    def __init__(self, connection: AsyncConnection) -> None:
+        super().__init__(connection)
+        self._stored_copies: dict[UUID, set[UUID]] = {}
+
+    async def get(self, book_id: UUID) -> Book | None:
+        if book_id in self._seen:
+            return self._seen[book_id]
+        row = (await self.connection.execute(select(books).where(books.c.id == book_id))).first()
+        if row is None:
+            return None
+        copy_rows = await self.connection.execute(
+            select(copies).where(copies.c.book_id == book_id).order_by(copies.c.barcode)
+        )
+        book = Book(
+            BookId(row.id),
+            row.title,
+            row.author,
+            Isbn(row.isbn) if row.isbn else None,
+            row.published_year,
+            [
+                Copy(
+                    CopyId(c.id),
+                    Barcode(c.barcode),
+                    Circulation(c.circulation),
+                    Money(c.replacement_cost_cents),
+                )
+                for c in copy_rows
+            ],
+        )
+        book.version = row.version
+        self._stored_copies[book.id] = {c.id for c in book.copies}
+        return self._track(book)
+
+    def add(self, book: Book) -> None:
+        self._stored_copies[book.id] = set()
+        self._track(book, new=True)
+
+    async def isbn_taken(self, isbn: Isbn) -> bool:
+        query = select(exists().where(books.c.isbn == isbn.value))
+        return bool(await self.connection.scalar(query))
+
+    async def barcode_taken(self, barcode: Barcode) -> bool:
+        query = select(exists().where(copies.c.barcode == barcode.value))
+        return bool(await self.connection.scalar(query))
+
+    async def _insert(self, book: Book) -> None:
+        await self.connection.execute(
+            books.insert().values(
+                id=book.id,
+                isbn=book.isbn.value if book.isbn else None,
+                title=book.title,
+                author=book.author,
+                published_year=book.published_year,
+                version=book.version + 1,
+            )
+        )
+        await self._insert_new_copies(book)
+
+    async def _update(self, book: Book) -> None:
+        result = await self.connection.execute(
+            books.update()
+            .where(books.c.id == book.id, books.c.version == book.version)
+            .values(title=book.title, author=book.author, version=book.version + 1)
+        )
+        self._check_updated(result.rowcount, book)
+        await self._insert_new_copies(book)
+
+    async def _insert_new_copies(self, book: Book) -> None:
+        stored = self._stored_copies[book.id]
+        new = [c for c in book.copies if c.id not in stored]
+        if new:
+            await self.connection.execute(
+                copies.insert(),
+                [
+                    {
+                        "id": c.id,
+                        "book_id": book.id,
+                        "barcode": c.barcode.value,
+                        "circulation": c.circulation.value,
+                        "replacement_cost_cents": c.replacement_cost.cents,
+                    }
+                    for c in new
+                ],
+            )
+            stored.update(c.id for c in new)

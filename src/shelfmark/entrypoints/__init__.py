@@ -1,0 +1,1 @@
+"""Ways into the application: HTTP, CLI, workers. All go through the bootstrap."""

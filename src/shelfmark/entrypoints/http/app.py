@@ -1,0 +1,47 @@
+"""The FastAPI app factory. Nothing is built at import time: the lifespan bootstraps."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from shelfmark.bootstrap import Shelfmark, bootstrap
+from shelfmark.config import Settings
+from shelfmark.entrypoints.http import catalog, health, lending, patrons
+from shelfmark.entrypoints.http.errors import install_error_handlers
+from shelfmark.entrypoints.http.idempotency import IdempotencyMiddleware
+from shelfmark.entrypoints.http.request_id import RequestIdMiddleware
+
+
+def create_app(settings: Settings | None = None, *, shelfmark: Shelfmark | None = None) -> FastAPI:
+    """`shelfmark` lets a caller (a test, the CLI) own the application's lifetime."""
+
+    @asynccontextmanager
+    async def lifespan(api: FastAPI) -> AsyncIterator[None]:
+        api.state.shelfmark = shelfmark or bootstrap(settings)
+        try:
+            yield
+        finally:
+            if shelfmark is None:
+                await api.state.shelfmark.dispose()
+
+    api = FastAPI(
+        title="Shelfmark",
+        summary="Library circulation: catalogue, patrons, loans, holds and fines.",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    if shelfmark is not None:
+        api.state.shelfmark = shelfmark
+    install_error_handlers(api)
+    for module in (catalog, patrons, lending, health):
+        api.include_router(module.router)
+    api.add_middleware(
+        IdempotencyMiddleware,
+        store=lambda: api.state.shelfmark.idempotency,
+        clock=lambda: api.state.shelfmark.clock,
+    )
+    api.add_middleware(RequestIdMiddleware)
+    return api

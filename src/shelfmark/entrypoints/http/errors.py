@@ -1,0 +1,64 @@
+"""The one table that turns errors into HTTP answers. Nothing else knows status codes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from shelfmark.entrypoints.http.problems import problem
+from shelfmark.seedwork.domain import Conflict, DomainError, InvalidValue, NotFound, RulesViolated
+
+log = structlog.get_logger()
+
+STATUS_BY_ERROR: tuple[tuple[type[DomainError], int], ...] = (
+    (InvalidValue, 422),
+    (NotFound, 404),
+    (RulesViolated, 409),
+    (Conflict, 409),
+)
+
+
+def _field(location: tuple[Any, ...]) -> str:
+    return ".".join(str(part) for part in location)
+
+
+async def _domain_error(_: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, DomainError)
+    status = next((s for kind, s in STATUS_BY_ERROR if isinstance(error, kind)), 409)
+    extra: dict[str, Any] = {}
+    if isinstance(error, RulesViolated):
+        extra["reasons"] = [{"code": r.code, "detail": r.detail} for r in error.reasons]
+    if isinstance(error, InvalidValue):
+        field = error.field if "." in error.field else f"body.{error.field}"
+        extra["errors"] = [{"field": field, "message": error.detail}]
+    return problem(status, error.detail, code=error.code, **extra)
+
+
+async def _validation_error(_: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, RequestValidationError)
+    errors = [{"field": _field(e["loc"]), "message": e["msg"]} for e in error.errors()]
+    fields = ", ".join(e["field"] for e in errors)
+    return problem(422, f"invalid input: {fields}", code="INVALID_INPUT", errors=errors)
+
+
+async def _http_error(_: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, StarletteHTTPException)
+    code = str(error.detail).upper().replace(" ", "_")
+    return problem(error.status_code, str(error.detail), code=code, headers=error.headers)
+
+
+async def _unexpected(request: Request, error: Exception) -> JSONResponse:
+    log.exception("unhandled error", path=request.url.path)
+    return problem(500, "an unexpected error occurred; it has been logged", code="INTERNAL_ERROR")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(DomainError, _domain_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected)

@@ -1,0 +1,54 @@
+"""Liveness, readiness and the effective lending policy."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from typing import Any, Literal
+
+from fastapi import APIRouter
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from sqlalchemy import text
+
+from shelfmark.entrypoints.http.deps import App
+
+router = APIRouter(tags=["operations"])
+
+CHECK_TIMEOUT_SECONDS = 2.0
+
+
+class Liveness(BaseModel):
+    status: Literal["ok"]
+
+
+@router.get("/health", response_model=Liveness)
+async def health() -> Liveness:
+    return Liveness(status="ok")
+
+
+@router.get("/health/ready")
+async def ready(app: App) -> JSONResponse:
+    """Each dependency ok/degraded/down; 503 only when the database is down."""
+    database = await _database_state(app)
+    body = {"status": "ok" if database == "ok" else "down", "checks": {"database": database}}
+    return JSONResponse(body, status_code=200 if database == "ok" else 503)
+
+
+async def _database_state(app: App) -> str:
+    async def ping() -> None:
+        async with app.engines.write.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+
+    try:
+        await asyncio.wait_for(ping(), CHECK_TIMEOUT_SECONDS)
+    except Exception:  # any failure to answer means down
+        return "down"
+    return "ok"
+
+
+@router.get("/policy")
+async def policy(app: App) -> dict[str, Any]:
+    """The effective lending policy: the preset with the policy file's overrides merged."""
+    return dict(jsonable_encoder(dataclasses.asdict(app.policy)))

@@ -1,0 +1,34 @@
+"""Response helpers: ETags on single resources, cursors in a header as well as the body."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Generic, TypeVar
+
+from fastapi import Request, Response
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
+T = TypeVar("T")
+
+
+def with_etag(request: Request, model: BaseModel) -> Response:
+    """The resource with a weak ETag; a matching If-None-Match gets 304 and no body."""
+    body = JSONResponse(jsonable_encoder(model)).body
+    etag = f'W/"{hashlib.sha256(body).hexdigest()[:32]}"'
+    if request.headers.get("if-none-match") == etag:
+        return Response(status_code=304, headers={"ETag": etag})
+    return Response(body, media_type="application/json", headers={"ETag": etag})
+
+
+class PageOut(BaseModel, Generic[T]):
+    items: list[T]
+    next_cursor: str | None
+
+
+def page_out(response: Response, items: list[T], next_cursor: str | None) -> PageOut[T]:
+    """A keyset page; the cursor also travels in X-Next-Cursor."""
+    if next_cursor:
+        response.headers["X-Next-Cursor"] = next_cursor
+    return PageOut[T](items=items, next_cursor=next_cursor)

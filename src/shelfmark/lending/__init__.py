@@ -1,0 +1,1 @@
+"""Lending: loans, holds and fee accounts (circulation)."""

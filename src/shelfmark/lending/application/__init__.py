@@ -1,0 +1,1 @@
+"""Lending use cases."""

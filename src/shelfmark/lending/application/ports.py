@@ -1,0 +1,71 @@
+"""What the lending use cases need, named by role. Catalog and patrons data arrive through
+`CopyAvailability` and `PatronStanding`, which lending defines and their adapters fill."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Protocol
+from uuid import UUID
+
+from shelfmark.lending.application.queries import AccountView, LoanFilter, LoanView
+from shelfmark.lending.domain.checkout import ShelfCopy
+from shelfmark.lending.domain.fees import FeeAccount
+from shelfmark.lending.domain.model import Loan
+from shelfmark.lending.domain.rules import Borrower, BorrowerRecord
+from shelfmark.seedwork.application import UnitOfWork
+from shelfmark.seedwork.pagination import Page, PageRequest
+
+
+class PatronStanding(Protocol):
+    async def borrower(self, patron_id: UUID) -> Borrower | None:
+        """The patron as lending sees them; within a command it also serialises that
+        patron's concurrent checkouts (their loan limit holds under concurrency)."""
+        ...
+
+    async def patron_id_by_email(self, email: str) -> UUID | None: ...
+
+
+class CopyAvailability(Protocol):
+    async def shelf_copies(self, book_id: UUID) -> list[ShelfCopy] | None:
+        """The book's copies with whether each is out; None when there is no such book."""
+        ...
+
+    async def book_of_barcode(self, barcode: str) -> UUID | None: ...
+
+
+class LoanRepository(Protocol):
+    async def get(self, loan_id: UUID) -> Loan | None: ...
+
+    def add(self, loan: Loan) -> None: ...
+
+    async def open_for_book(self, book_id: UUID) -> list[Loan]: ...
+
+    async def record_of(self, patron_id: UUID, now: datetime) -> tuple[int, int]:
+        """(open loans, overdue loans) of the patron at `now`."""
+        ...
+
+
+class FeeAccountRepository(Protocol):
+    async def for_patron(self, patron_id: UUID) -> FeeAccount:
+        """The patron's account; a new, empty one when they have none yet."""
+        ...
+
+
+class LendingUnitOfWork(UnitOfWork, Protocol):
+    loans: LoanRepository
+    accounts: FeeAccountRepository
+    patrons: PatronStanding
+    copies: CopyAvailability
+
+
+class LoanReader(Protocol):
+    async def get(self, loan_id: UUID, now: datetime) -> LoanView | None: ...
+
+    async def list(self, filters: LoanFilter, page: PageRequest, now: datetime) -> Page[LoanView]: ...
+
+    async def copies_on_loan(self, copy_ids: Iterable[UUID]) -> set[UUID]: ...
+
+    async def account(self, patron_id: UUID) -> AccountView: ...
+
+    async def borrower(self, patron_id: UUID, now: datetime) -> tuple[Borrower, BorrowerRecord] | None: ...

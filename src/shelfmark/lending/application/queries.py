@@ -1,0 +1,57 @@
+"""Lending read models and filters."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+from shelfmark.seedwork.domain import Reason
+from shelfmark.seedwork.money import Money
+
+
+@dataclass(frozen=True)
+class LoanFilter:
+    patron_id: UUID | None = None
+    book_id: UUID | None = None
+    status: str | None = None
+
+
+@dataclass(frozen=True)
+class LoanView:
+    id: UUID
+    book_id: UUID
+    copy_id: UUID
+    barcode: str
+    patron_id: UUID
+    borrowed_at: datetime
+    due_at: datetime
+    renewals_left: int
+    returned_at: datetime | None
+    status: str
+    fine: Money | None
+
+
+@dataclass(frozen=True)
+class EntryView:
+    id: UUID
+    kind: str
+    amount: Money
+    at: datetime
+    loan_id: UUID | None
+
+
+@dataclass(frozen=True)
+class AccountView:
+    patron_id: UUID
+    balance: Money
+    entries: list[EntryView]
+
+
+@dataclass(frozen=True)
+class BorrowerSummary:
+    """What the desk sees of a patron's lending: open loans, balance and every block."""
+
+    loans: list[LoanView]
+    balance: Money
+    blocks: list[Reason]

@@ -1,0 +1,108 @@
+"""Checkout: the patron's standing and the book's copies decide together whether a loan opens."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+from shelfmark.lending.domain.errors import BorrowingRefused, CopyNotFound
+from shelfmark.lending.domain.fines import FineTerms
+from shelfmark.lending.domain.model import Loan, LoanTerms
+from shelfmark.lending.domain.policies import CategoryPolicy, LendingPolicy
+from shelfmark.lending.domain.rules import BORROWING_RULES, Standing, failing
+from shelfmark.seedwork.domain import Reason
+from shelfmark.seedwork.money import Money
+
+REFERENCE = "reference"
+RESTRICTED = "restricted"
+
+
+@dataclass(frozen=True)
+class ShelfCopy:
+    """A copy of the book as lending sees it: its class, its cost, whether it is out."""
+
+    copy_id: UUID
+    barcode: str
+    circulation: str
+    replacement_cost: Money
+    on_loan: bool
+
+
+def copy_refusal(copy: ShelfCopy, category: CategoryPolicy) -> Reason | None:
+    if copy.circulation == REFERENCE:
+        return Reason("REFERENCE_ONLY", f"copy {copy.barcode} is for reference only")
+    if copy.circulation == RESTRICTED and not category.restricted_copies:
+        return Reason("RESTRICTED_FOR_CATEGORY", f"copy {copy.barcode} is lent to researchers only")
+    if copy.on_loan:
+        return Reason("NO_COPY_AVAILABLE", f"copy {copy.barcode} is on loan")
+    return None
+
+
+def choose_copy(
+    copies: Sequence[ShelfCopy], category: CategoryPolicy, barcode: str | None
+) -> tuple[ShelfCopy | None, list[Reason]]:
+    """The named copy, or the first copy this patron may take; else why none can be taken.
+
+    Without a named copy the reason is the most telling one: a copy on the shelf that the
+    patron may not take (reference, restricted) explains more than "none available".
+    """
+    if barcode is not None:
+        named = next((c for c in copies if c.barcode == barcode), None)
+        if named is None:
+            raise CopyNotFound(f"the book has no copy {barcode}")
+        refusal = copy_refusal(named, category)
+        return (None, [refusal]) if refusal else (named, [])
+    refusals = []
+    for copy in copies:
+        refusal = copy_refusal(copy, category)
+        if refusal is None:
+            return copy, []
+        refusals.append(refusal)
+    on_shelf = [r for r in refusals if r.code != "NO_COPY_AVAILABLE"]
+    if on_shelf:
+        return None, [on_shelf[0]]
+    return None, [Reason("NO_COPY_AVAILABLE", "every copy of the book is on loan")]
+
+
+def loan_terms(policy: LendingPolicy, category: CategoryPolicy) -> LoanTerms:
+    library = policy.library
+    return LoanTerms(
+        loan_period_days=category.loan_period_days,
+        renewals_allowed=category.renewals,
+        fines=FineTerms(
+            per_day=library.money("fine_per_day"),
+            grace_days=library.fine_grace_days,
+            cap=library.money("fine_cap"),
+        ),
+    )
+
+
+def checkout(
+    *,
+    book_id: UUID,
+    copies: Sequence[ShelfCopy],
+    standing: Standing,
+    barcode: str | None,
+    now: datetime,
+    actor: str,
+    due_at: datetime | None = None,
+) -> Loan:
+    """Opens a loan, or refuses with every failing reason: the patron's and the copies'."""
+    copy, copy_reasons = choose_copy(copies, standing.category, barcode)
+    reasons = failing(BORROWING_RULES, standing) + copy_reasons
+    if reasons or copy is None:
+        raise BorrowingRefused(reasons)
+    return Loan.open(
+        book_id=book_id,
+        copy_id=copy.copy_id,
+        barcode=copy.barcode,
+        patron_id=standing.borrower.patron_id,
+        terms=loan_terms(standing.policy, standing.category),
+        replacement_cost=copy.replacement_cost,
+        calendar=standing.policy.library.calendar,
+        now=now,
+        actor=actor,
+        due_at=due_at,
+    )

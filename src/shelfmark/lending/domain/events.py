@@ -1,0 +1,51 @@
+"""Lending domain events."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+from shelfmark.seedwork.domain import DomainEvent
+from shelfmark.seedwork.money import Money
+
+
+@dataclass(frozen=True, kw_only=True)
+class BookBorrowed(DomainEvent):
+    """A loan was opened; `aggregate_id` is the loan."""
+
+    book_id: UUID
+    copy_id: UUID
+    patron_id: UUID
+    due_at: datetime
+
+
+@dataclass(frozen=True, kw_only=True)
+class LoanRenewed(DomainEvent):
+    patron_id: UUID
+    due_at: datetime
+    renewals_left: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class BookReturned(DomainEvent):
+    """A loan was closed, with the fine assessed at return (0.00 when on time)."""
+
+    book_id: UUID
+    copy_id: UUID
+    patron_id: UUID
+    returned_at: datetime
+    fine: Money
+
+
+@dataclass(frozen=True, kw_only=True)
+class FineAssessed(DomainEvent):
+    """`aggregate_id` is the patron's fee account."""
+
+    loan_id: UUID
+    amount: Money
+
+
+@dataclass(frozen=True, kw_only=True)
+class PaymentReceived(DomainEvent):
+    amount: Money

@@ -1,0 +1,121 @@
+"""Lending read models straight from SQL, bypassing the aggregates."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import ColumnElement, Row, select, tuple_
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from shelfmark.lending.application.queries import AccountView, EntryView, LoanFilter, LoanView
+from shelfmark.lending.domain.model import LoanStatus
+from shelfmark.lending.domain.rules import Borrower, BorrowerRecord
+from shelfmark.lending.infrastructure.acl import SqlPatronStanding
+from shelfmark.lending.infrastructure.orm import fee_accounts, ledger_entries, loans
+from shelfmark.lending.infrastructure.repository import SqlAlchemyLoanRepository, loan_from_row
+from shelfmark.seedwork.domain import InvalidValue
+from shelfmark.seedwork.money import Money
+from shelfmark.seedwork.pagination import Page, PageRequest, page_of
+
+STATUSES = ("open", "active", "overdue", "returned", "lost")
+
+
+def _status_condition(status: str, now: datetime) -> ColumnElement[bool]:
+    is_open = loans.c.returned_at.is_(None)
+    not_lost = loans.c.status != LoanStatus.LOST.value
+    conditions: dict[str, ColumnElement[bool]] = {
+        "open": is_open,
+        "active": is_open & not_lost & (loans.c.due_at >= now),
+        "overdue": is_open & not_lost & (loans.c.due_at < now),
+        "returned": loans.c.returned_at.is_not(None),
+        "lost": loans.c.status == LoanStatus.LOST.value,
+    }
+    if status not in conditions:
+        raise InvalidValue("query.status", f"status is one of {', '.join(STATUSES[1:])}")
+    return conditions[status]
+
+
+def _view(row: Row[Any], now: datetime) -> LoanView:
+    loan = loan_from_row(row)
+    return LoanView(
+        id=loan.id,
+        book_id=loan.book_id,
+        copy_id=loan.copy_id,
+        barcode=loan.barcode,
+        patron_id=loan.patron_id,
+        borrowed_at=loan.borrowed_at,
+        due_at=loan.due_at,
+        renewals_left=loan.renewals_left,
+        returned_at=loan.returned_at,
+        status=loan.status_at(now).value,
+        fine=loan.fine,
+    )
+
+
+class SqlLoanReader:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def get(self, loan_id: UUID, now: datetime) -> LoanView | None:
+        async with self._engine.connect() as connection:
+            row = (await connection.execute(select(loans).where(loans.c.id == loan_id))).first()
+        return _view(row, now) if row else None
+
+    async def list(self, filters: LoanFilter, page: PageRequest, now: datetime) -> Page[LoanView]:
+        """Newest loans first."""
+        order = (loans.c.borrowed_at, loans.c.id)
+        query = select(loans).order_by(*(c.desc() for c in order))
+        if filters.patron_id:
+            query = query.where(loans.c.patron_id == filters.patron_id)
+        if filters.book_id:
+            query = query.where(loans.c.book_id == filters.book_id)
+        if filters.status:
+            query = query.where(_status_condition(filters.status, now))
+        if page.after is not None:
+            borrowed_at, loan_id = page.after
+            query = query.where(
+                tuple_(*order) < (datetime.fromisoformat(str(borrowed_at)), UUID(str(loan_id)))
+            )
+        async with self._engine.connect() as connection:
+            rows = (await connection.execute(query.limit(page.limit + 1))).all()
+        views = [_view(r, now) for r in rows]
+        return page_of(views, page, key=lambda v: (v.borrowed_at.isoformat(), str(v.id)))
+
+    async def copies_on_loan(self, copy_ids: Iterable[UUID]) -> set[UUID]:
+        ids = list(copy_ids)
+        if not ids:
+            return set()
+        async with self._engine.connect() as connection:
+            rows = await connection.execute(
+                select(loans.c.copy_id).where(loans.c.copy_id.in_(ids), loans.c.returned_at.is_(None))
+            )
+        return {r.copy_id for r in rows}
+
+    async def account(self, patron_id: UUID) -> AccountView:
+        async with self._engine.connect() as connection:
+            balance = await connection.scalar(
+                select(fee_accounts.c.balance_cents).where(fee_accounts.c.patron_id == patron_id)
+            )
+            rows = await connection.execute(
+                select(ledger_entries)
+                .where(ledger_entries.c.patron_id == patron_id)
+                .order_by(ledger_entries.c.at, ledger_entries.c.id)
+            )
+            entries = [
+                EntryView(r.id, r.kind, Money(r.amount_cents), r.at, r.loan_id) for r in rows
+            ]
+        return AccountView(patron_id, Money(balance or 0), entries)
+
+    async def borrower(self, patron_id: UUID, now: datetime) -> tuple[Borrower, BorrowerRecord] | None:
+        async with self._engine.connect() as connection:
+            borrower = await SqlPatronStanding(connection, lock=False).borrower(patron_id)
+            if borrower is None:
+                return None
+            open_loans, overdue = await SqlAlchemyLoanRepository(connection).record_of(patron_id, now)
+            balance = await connection.scalar(
+                select(fee_accounts.c.balance_cents).where(fee_accounts.c.patron_id == patron_id)
+            )
+        return borrower, BorrowerRecord(open_loans, overdue, Money(balance or 0))

@@ -1,0 +1,1 @@
+"""Patrons: who may borrow."""

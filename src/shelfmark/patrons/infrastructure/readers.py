@@ -1,0 +1,68 @@
+"""Patron read models straight from SQL."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import Row, func, or_, select, tuple_
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from shelfmark.patrons.application.queries import PatronFilter, PatronView
+from shelfmark.patrons.infrastructure.orm import patrons
+from shelfmark.seedwork.pagination import Page, PageRequest, page_of
+
+
+class SqlPatronReader:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def get(self, patron_id: UUID) -> PatronView | None:
+        return await self._one(patrons.c.id == patron_id)
+
+    async def by_email(self, email: str) -> PatronView | None:
+        return await self._one(patrons.c.email == email.strip().lower())
+
+    async def _one(self, condition: Any) -> PatronView | None:
+        async with self._engine.connect() as connection:
+            row = (await connection.execute(select(patrons).where(condition))).first()
+        return _view(row) if row else None
+
+    async def list(self, filters: PatronFilter, page: PageRequest) -> Page[PatronView]:
+        order = (patrons.c.last_name, patrons.c.first_name, patrons.c.id)
+        query = select(patrons).order_by(*order)
+        if filters.q:
+            term = filters.q.lower()
+            query = query.where(
+                or_(
+                    *(
+                        func.lower(c).contains(term, autoescape=True)
+                        for c in (patrons.c.first_name, patrons.c.last_name, patrons.c.email)
+                    )
+                )
+            )
+        if filters.category:
+            query = query.where(patrons.c.category == filters.category)
+        if filters.suspended is not None:
+            suspended = patrons.c.suspended_reason.is_not(None)
+            query = query.where(suspended if filters.suspended else ~suspended)
+        if page.after is not None:
+            last, first, patron_id = page.after
+            query = query.where(tuple_(*order) > (last, first, UUID(str(patron_id))))
+        async with self._engine.connect() as connection:
+            rows = (await connection.execute(query.limit(page.limit + 1))).all()
+        views = [_view(r) for r in rows]
+        return page_of(views, page, key=lambda p: (p.last_name, p.first_name, str(p.id)))
+
+
+def _view(row: Row[Any]) -> PatronView:
+    return PatronView(
+        id=row.id,
+        first_name=row.first_name,
+        last_name=row.last_name,
+        email=row.email,
+        category=row.category,
+        card_expires_on=row.card_expires_on,
+        suspended_reason=row.suspended_reason,
+        registered_at=row.registered_at,
+    )

@@ -1,0 +1,1 @@
+"""Building blocks with no business words: aggregates, events, money, clock, unit of work."""

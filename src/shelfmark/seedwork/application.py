@@ -1,0 +1,48 @@
+"""Application-layer building blocks: the unit-of-work port and the retry of conflicting commands."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from types import TracebackType
+from typing import Protocol, Self, TypeVar
+
+from shelfmark.seedwork.domain import Conflict
+
+T = TypeVar("T")
+
+
+class ConcurrencyConflict(Exception):
+    """A concurrent writer won: a stale version or a unique constraint. Retrying may succeed."""
+
+
+class ConcurrentUpdate(Conflict):
+    code = "CONCURRENT_UPDATE"
+
+
+class UnitOfWork(Protocol):
+    """One transaction. Leaving the block without `commit()` rolls everything back."""
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+    async def commit(self) -> None: ...
+
+
+async def with_retries(operation: Callable[[], Awaitable[T]], attempts: int = 5) -> T:
+    """Runs a whole command again when a concurrent writer won; the rerun sees the winner's work.
+
+    A rerun usually turns the conflict into a clear business answer (the last copy is gone:
+    NO_COPY_AVAILABLE); when every attempt conflicts, the caller gets CONCURRENT_UPDATE (409).
+    """
+    for _ in range(attempts):
+        try:
+            return await operation()
+        except ConcurrencyConflict:
+            continue
+    raise ConcurrentUpdate("the resource was changed by a concurrent request; try again")

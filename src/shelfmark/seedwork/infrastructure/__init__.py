@@ -1,0 +1,1 @@
+"""SQLAlchemy building blocks shared by every context's adapters."""

@@ -1,0 +1,111 @@
+"""A unit of work over one database transaction, with explicit (non-instrumented) repositories."""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Sequence
+from types import TracebackType
+from typing import Any, Generic, Self, TypeVar
+from uuid import UUID
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from shelfmark.seedwork.application import ConcurrencyConflict
+from shelfmark.seedwork.domain import AggregateRoot, DomainEvent
+from shelfmark.seedwork.infrastructure.outbox import append_to_outbox
+
+A = TypeVar("A", bound=AggregateRoot)
+
+
+class SqlRepository(abc.ABC, Generic[A]):
+    """Tracks the aggregates it handed out or was given; writes those with pending events.
+
+    Writes happen only at commit: an update names the loaded version and fails as a
+    ConcurrencyConflict when another transaction moved it on.
+    """
+
+    def __init__(self, connection: AsyncConnection) -> None:
+        self.connection = connection
+        self._seen: dict[UUID, A] = {}
+        self._new: set[UUID] = set()
+
+    def _track(self, aggregate: A, *, new: bool = False) -> A:
+        self._seen[aggregate.id] = aggregate
+        if new:
+            self._new.add(aggregate.id)
+        return aggregate
+
+    async def flush(self) -> list[DomainEvent]:
+        events: list[DomainEvent] = []
+        for aggregate in self._seen.values():
+            if not aggregate.pending_events:
+                continue
+            if aggregate.id in self._new:
+                await self._insert(aggregate)
+            else:
+                await self._update(aggregate)
+            aggregate.version += 1
+            events.extend(aggregate.pull_events())
+        self._new.clear()
+        return events
+
+    @abc.abstractmethod
+    async def _insert(self, aggregate: A) -> None: ...
+
+    @abc.abstractmethod
+    async def _update(self, aggregate: A) -> None: ...
+
+    @staticmethod
+    def _check_updated(rowcount: int, aggregate: AggregateRoot) -> None:
+        if rowcount != 1:
+            raise ConcurrencyConflict(f"{type(aggregate).__name__} {aggregate.id} changed meanwhile")
+
+
+class SqlAlchemyUnitOfWork(abc.ABC):
+    """Opens a transaction on enter, rolls back on exit unless `commit()` ran.
+
+    `commit()` writes the tracked aggregates, appends their events to the outbox in the same
+    transaction, and commits. A unique-constraint or version clash becomes ConcurrencyConflict,
+    which the command runner retries.
+    """
+
+    connection: AsyncConnection
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    @abc.abstractmethod
+    def _repositories(self) -> Sequence[SqlRepository[Any]]: ...
+
+    @abc.abstractmethod
+    def _open(self, connection: AsyncConnection) -> None:
+        """Create this unit of work's repositories on the connection."""
+
+    async def __aenter__(self) -> Self:
+        self.connection = await self._engine.connect()
+        await self.connection.begin()
+        self._open(self.connection)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            if self.connection.in_transaction():
+                await self.connection.rollback()
+        finally:
+            await self.connection.close()
+
+    async def commit(self) -> None:
+        try:
+            events: list[DomainEvent] = []
+            for repository in self._repositories():
+                events.extend(await repository.flush())
+            await append_to_outbox(self.connection, events)
+            await self.connection.commit()
+        except IntegrityError as error:
+            raise ConcurrencyConflict(str(error.orig)) from error
