@@ -45,11 +45,15 @@ def command_handlers(app: Shelfmark) -> dict[type, Handler]:
         patrons.RegisterPatron: lambda c: patron_handlers.register_patron(
             c, patrons_uow(), app.clock, membership()
         ),
-        patrons.SuspendPatron: lambda c: patron_handlers.suspend_patron(c, patrons_uow(), app.clock),
+        patrons.SuspendPatron: lambda c: patron_handlers.suspend_patron(
+            c, patrons_uow(), app.clock
+        ),
         patrons.ReinstatePatron: lambda c: patron_handlers.reinstate_patron(
             c, patrons_uow(), app.clock
         ),
-        patrons.UpgradePatron: lambda c: patron_handlers.upgrade_patron(c, patrons_uow(), app.clock),
+        patrons.UpgradePatron: lambda c: patron_handlers.upgrade_patron(
+            c, patrons_uow(), app.clock
+        ),
         patrons.RenewMembership: lambda c: patron_handlers.renew_membership(
             c, patrons_uow(), app.clock, membership()
         ),

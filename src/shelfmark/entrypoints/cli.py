@@ -50,7 +50,9 @@ def migrate() -> None:
 
 @app.command()
 def serve(
-    host: Annotated[str | None, typer.Option(help="Listen address (default from settings).")] = None,
+    host: Annotated[
+        str | None, typer.Option(help="Listen address (default from settings).")
+    ] = None,
     port: Annotated[int | None, typer.Option(help="Listen port (default from settings).")] = None,
 ) -> None:
     """Serve the HTTP API. The database is migrated first, so a fresh machine just works."""
@@ -71,7 +73,9 @@ def serve(
 def seed(
     books: Annotated[int, typer.Option(min=0, help="How many books to add.")] = 1000,
     patrons: Annotated[int, typer.Option(min=0, help="How many patrons to register.")] = 200,
-    random_seed: Annotated[int, typer.Option(help="Seed of the generator (same seed, same data).")] = 1,
+    random_seed: Annotated[
+        int, typer.Option(help="Seed of the generator (same seed, same data).")
+    ] = 1,
 ) -> None:
     """Load realistic fake books (with copies) and patrons, in bulk."""
     from shelfmark.entrypoints.seeding import seed_database

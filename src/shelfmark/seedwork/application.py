@@ -1,4 +1,4 @@
-"""Application-layer building blocks: the unit-of-work port and the retry of conflicting commands."""
+"""Application building blocks: the unit-of-work port and the retry of conflicting commands."""
 
 from __future__ import annotations
 

@@ -22,7 +22,7 @@ class Money:
 
     @classmethod
     def parse(cls, value: str | Decimal | int, field: str = "amount") -> Money:
-        """Reads '1.25', Decimal('1.25') or 1; more than two decimals is an error, not a rounding."""
+        """Reads '1.25', Decimal('1.25') or 1; a third decimal is an error, not a rounding."""
         try:
             amount = Decimal(str(value))
         except InvalidOperation:

@@ -5,7 +5,13 @@ from __future__ import annotations
 from shelfmark.catalog.application.commands import AddBook, AddCopy
 from shelfmark.catalog.application.ports import CatalogUnitOfWork
 from shelfmark.catalog.domain.errors import BarcodeTaken, BookNotFound, IsbnTaken
-from shelfmark.catalog.domain.model import DEFAULT_REPLACEMENT_COST, BookId, Book, CopyId, generated_barcode
+from shelfmark.catalog.domain.model import (
+    DEFAULT_REPLACEMENT_COST,
+    Book,
+    BookId,
+    CopyId,
+    generated_barcode,
+)
 from shelfmark.catalog.domain.values import Barcode, Isbn
 from shelfmark.seedwork.clock import Clock
 from shelfmark.seedwork.money import Money

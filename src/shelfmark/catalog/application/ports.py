@@ -23,7 +23,8 @@ class BookRepository(Protocol):
 
 
 class CatalogUnitOfWork(UnitOfWork, Protocol):
-    books: BookRepository
+    @property
+    def books(self) -> BookRepository: ...
 
 
 class BookReader(Protocol):

@@ -33,12 +33,13 @@ class Copy:
     replacement_cost: Money
 
 
-
 def generated_barcode() -> Barcode:
     return Barcode("C" + uuid.uuid4().hex[:15].upper())
 
 
 class Book(AggregateRoot):
+    id: BookId
+
     def __init__(
         self,
         id: BookId,

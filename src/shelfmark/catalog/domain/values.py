@@ -22,7 +22,7 @@ class Circulation(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Isbn:
-    """An ISBN, always held as its 13-digit form. ISBN-10 input is converted; checksums are verified."""
+    """An ISBN held as its 13-digit form; ISBN-10 input is converted, checksums verified."""
 
     value: str
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from uuid import UUID
 
-from sqlalchemy import Select, and_, func, or_, select, tuple_
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shelfmark.catalog.application.queries import BookDetails, BookFilter, BookSummary, CopyView
@@ -57,7 +57,7 @@ class SqlBookReader:
         return page_of(summaries, page, key=lambda b: (b.title, str(b.id)))
 
 
-def _contains(column: object, text: str) -> object:
+def _contains(column: ColumnElement[str], text: str) -> ColumnElement[bool]:
     return func.lower(column).contains(text.lower(), autoescape=True)
 
 

@@ -100,7 +100,9 @@ async def list_books(
 
 
 @router.post("/books", status_code=status.HTTP_201_CREATED, response_model=BookDetailsOut)
-async def add_book(body: NewBook, app: App, caller: CallerDep, response: Response) -> BookDetailsOut:
+async def add_book(
+    body: NewBook, app: App, caller: CallerDep, response: Response
+) -> BookDetailsOut:
     book_id = await app.execute(
         AddBook(
             title=body.title,
@@ -121,9 +123,7 @@ async def get_book(book_id: UUID, app: App, request: Request) -> Response:
     return with_etag(request, await _details(app, book_id))
 
 
-@router.post(
-    "/books/{book_id}/copies", status_code=status.HTTP_201_CREATED, response_model=CopyOut
-)
+@router.post("/books/{book_id}/copies", status_code=status.HTTP_201_CREATED, response_model=CopyOut)
 async def add_copy(book_id: UUID, body: NewCopy, app: App, caller: CallerDep) -> CopyOut:
     copy_id = await app.execute(
         AddCopy(
@@ -144,7 +144,11 @@ async def _details(app: App, book_id: UUID) -> BookDetailsOut:
         raise BookNotFound(f"no book {book_id}")
     on_loan = await app.readers.loans.copies_on_loan(c.id for c in book.copies)
     summary = BookSummary(
-        book.id, book.isbn, book.title, book.author, book.published_year,
+        book.id,
+        book.isbn,
+        book.title,
+        book.author,
+        book.published_year,
         tuple(c.id for c in book.copies),
     )
     return BookDetailsOut(

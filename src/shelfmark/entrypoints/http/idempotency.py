@@ -36,10 +36,17 @@ class IdempotencyMiddleware:
             await self.app(scope, receive, send)
             return
         if not 1 <= len(key) <= MAX_KEY:
-            await _answer(scope, receive, send, problem(
-                422, f"Idempotency-Key is 1..{MAX_KEY} characters", code="INVALID_IDEMPOTENCY_KEY",
-                errors=[{"field": "header.idempotency-key", "message": "1..255 characters"}],
-            ))
+            await _answer(
+                scope,
+                receive,
+                send,
+                problem(
+                    422,
+                    f"Idempotency-Key is 1..{MAX_KEY} characters",
+                    code="INVALID_IDEMPOTENCY_KEY",
+                    errors=[{"field": "header.idempotency-key", "message": "1..255 characters"}],
+                ),
+            )
             return
         body, receive_again = await _buffered(receive)
         store = self._store()
@@ -48,15 +55,27 @@ class IdempotencyMiddleware:
         ).hexdigest()
         claim = await store.claim(key.decode("latin-1"), fingerprint, self._clock().now())
         if isinstance(claim, Mismatch):
-            await _answer(scope, receive, send, problem(
-                422, "this Idempotency-Key was used with a different request",
-                code="IDEMPOTENCY_KEY_REUSED",
-            ))
+            await _answer(
+                scope,
+                receive,
+                send,
+                problem(
+                    422,
+                    "this Idempotency-Key was used with a different request",
+                    code="IDEMPOTENCY_KEY_REUSED",
+                ),
+            )
         elif isinstance(claim, InProgress):
-            await _answer(scope, receive, send, problem(
-                409, "a request with this Idempotency-Key is still running",
-                code="IDEMPOTENCY_KEY_IN_USE",
-            ))
+            await _answer(
+                scope,
+                receive,
+                send,
+                problem(
+                    409,
+                    "a request with this Idempotency-Key is still running",
+                    code="IDEMPOTENCY_KEY_IN_USE",
+                ),
+            )
         elif isinstance(claim, StoredResponse):
             await _replay(claim, send)
         else:
@@ -88,7 +107,9 @@ class IdempotencyMiddleware:
         headers = {k.lower(): v.decode("latin-1") for k, v in start.get("headers", [])}
         await store.complete(
             key,
-            StoredResponse(status, headers.get(b"content-type"), headers.get(b"location"), b"".join(chunks)),
+            StoredResponse(
+                status, headers.get(b"content-type"), headers.get(b"location"), b"".join(chunks)
+            ),
         )
 
 

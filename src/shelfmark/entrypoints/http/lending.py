@@ -219,5 +219,3 @@ async def pay(patron_id: UUID, body: Payment, app: App, caller: CallerDep) -> En
 async def _known_patron(app: App, patron_id: UUID) -> None:
     if await app.readers.patrons.get(patron_id) is None:
         raise PatronNotFound(f"no patron {patron_id}")
-
-

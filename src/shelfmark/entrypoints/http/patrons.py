@@ -94,7 +94,9 @@ async def get_patron(patron_id: UUID, app: App, request: Request) -> Response:
 
 
 @router.post("/patrons/{patron_id}/suspend", response_model=PatronDetailsOut)
-async def suspend(patron_id: UUID, body: Suspension, app: App, caller: CallerDep) -> PatronDetailsOut:
+async def suspend(
+    patron_id: UUID, body: Suspension, app: App, caller: CallerDep
+) -> PatronDetailsOut:
     await app.execute(SuspendPatron(patron_id, body.reason, caller.actor))
     return await _details(app, patron_id)
 

@@ -37,7 +37,7 @@ class LoanOut(BaseModel):
             due_at=loan.due_at,
             renewals_left=loan.renewals_left,
             returned_at=loan.returned_at,
-            status=loan.status,  # type: ignore[arg-type]
+            status=loan.status,
             fine=str(loan.fine) if loan.fine is not None else None,
         )
 

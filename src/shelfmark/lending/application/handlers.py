@@ -50,8 +50,12 @@ async def borrow_book(
 
 
 async def _close(
-    uow: LendingUnitOfWork, loan: Loan, returned_at: datetime | None, policy: LendingPolicy,
-    now: datetime, actor: str,
+    uow: LendingUnitOfWork,
+    loan: Loan,
+    returned_at: datetime | None,
+    policy: LendingPolicy,
+    now: datetime,
+    actor: str,
 ) -> None:
     fine = loan.return_copy(returned_at or now, policy.library.calendar, now, actor)
     account = await uow.accounts.for_patron(loan.patron_id)
@@ -88,14 +92,18 @@ async def renew_loan(
         if loan is None:
             raise LoanNotFound(f"no loan {command.loan_id}")
         standing = await standing_of(uow, loan.patron_id, policy, now)
-        fine = loan.renew(failing(RENEWAL_RULES, standing), policy.library.calendar, now, command.actor)
+        fine = loan.renew(
+            failing(RENEWAL_RULES, standing), policy.library.calendar, now, command.actor
+        )
         account = await uow.accounts.for_patron(loan.patron_id)
         account.assess_fine(loan.id, fine, now, command.actor)
         await uow.commit()
     return loan.id
 
 
-async def record_payment(command: RecordPayment, uow: LendingUnitOfWork, clock: Clock) -> LedgerEntry:
+async def record_payment(
+    command: RecordPayment, uow: LendingUnitOfWork, clock: Clock
+) -> LedgerEntry:
     amount = Money.parse(command.amount)
     async with uow:
         await patron_of(uow, command.patron_id, None)

@@ -53,19 +53,30 @@ class FeeAccountRepository(Protocol):
 
 
 class LendingUnitOfWork(UnitOfWork, Protocol):
-    loans: LoanRepository
-    accounts: FeeAccountRepository
-    patrons: PatronStanding
-    copies: CopyAvailability
+    @property
+    def loans(self) -> LoanRepository: ...
+
+    @property
+    def accounts(self) -> FeeAccountRepository: ...
+
+    @property
+    def patrons(self) -> PatronStanding: ...
+
+    @property
+    def copies(self) -> CopyAvailability: ...
 
 
 class LoanReader(Protocol):
     async def get(self, loan_id: UUID, now: datetime) -> LoanView | None: ...
 
-    async def list(self, filters: LoanFilter, page: PageRequest, now: datetime) -> Page[LoanView]: ...
+    async def list(
+        self, filters: LoanFilter, page: PageRequest, now: datetime
+    ) -> Page[LoanView]: ...
 
     async def copies_on_loan(self, copy_ids: Iterable[UUID]) -> set[UUID]: ...
 
     async def account(self, patron_id: UUID) -> AccountView: ...
 
-    async def borrower(self, patron_id: UUID, now: datetime) -> tuple[Borrower, BorrowerRecord] | None: ...
+    async def borrower(
+        self, patron_id: UUID, now: datetime
+    ) -> tuple[Borrower, BorrowerRecord] | None: ...

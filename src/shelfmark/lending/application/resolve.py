@@ -38,7 +38,7 @@ async def standing_of(
 async def loan_of_book(
     uow: LendingUnitOfWork, book_id: UUID, barcode: str | None, email: str | None
 ) -> Loan:
-    """The open loan of the book that the barcode or borrower picks; with one open loan, that one."""
+    """The open loan the barcode or borrower picks; with a single open loan, that one."""
     loans = await uow.loans.open_for_book(book_id)
     if barcode:
         loans = [loan for loan in loans if loan.barcode == barcode]

@@ -51,7 +51,9 @@ class FeeAccount(AggregateRoot):
     def balance(self) -> Money:
         return sum((e.signed for e in self.entries), Money.zero())
 
-    def _append(self, kind: EntryKind, amount: Money, at: datetime, loan_id: uuid.UUID | None) -> LedgerEntry:
+    def _append(
+        self, kind: EntryKind, amount: Money, at: datetime, loan_id: uuid.UUID | None
+    ) -> LedgerEntry:
         entry = LedgerEntry(uuid.uuid4(), kind, amount, at, loan_id)
         self.entries.append(entry)
         return entry
@@ -62,7 +64,9 @@ class FeeAccount(AggregateRoot):
             return
         self._append(EntryKind.OVERDUE_FINE, amount, now, loan_id)
         self.record(
-            FineAssessed(aggregate_id=self.id, occurred_at=now, actor=actor, loan_id=loan_id, amount=amount)
+            FineAssessed(
+                aggregate_id=self.id, occurred_at=now, actor=actor, loan_id=loan_id, amount=amount
+            )
         )
 
     def receive_payment(self, amount: Money, now: datetime, actor: str) -> LedgerEntry:
@@ -71,8 +75,15 @@ class FeeAccount(AggregateRoot):
             raise InvalidValue("amount", "a payment must be above zero")
         if amount > self.balance:
             raise PaymentRefused(
-                [Reason("PAYMENT_EXCEEDS_BALANCE", f"the balance is {self.balance}; {amount} is more")]
+                [
+                    Reason(
+                        "PAYMENT_EXCEEDS_BALANCE",
+                        f"the balance is {self.balance}; {amount} is more",
+                    )
+                ]
             )
         entry = self._append(EntryKind.PAYMENT, amount, now, None)
-        self.record(PaymentReceived(aggregate_id=self.id, occurred_at=now, actor=actor, amount=amount))
+        self.record(
+            PaymentReceived(aggregate_id=self.id, occurred_at=now, actor=actor, amount=amount)
+        )
         return entry

@@ -16,6 +16,7 @@ from shelfmark.seedwork.domain import AggregateRoot, InvalidValue, Reason
 from shelfmark.seedwork.money import Money
 
 LoanId = NewType("LoanId", uuid.UUID)
+NO_FINE = Money(0)
 
 
 class LoanStatus(StrEnum):
@@ -35,6 +36,8 @@ class LoanTerms:
 
 
 class Loan(AggregateRoot):
+    id: LoanId
+
     def __init__(
         self,
         id: LoanId,
@@ -48,7 +51,7 @@ class Loan(AggregateRoot):
         terms: LoanTerms,
         replacement_cost: Money,
         renewals_used: int = 0,
-        fines_assessed: Money = Money(0),
+        fines_assessed: Money = NO_FINE,
         returned_at: datetime | None = None,
         status: LoanStatus = LoanStatus.ACTIVE,
         fine: Money | None = None,
@@ -128,7 +131,7 @@ class Loan(AggregateRoot):
         return self.status
 
     def fine_due(self, at: datetime, calendar: LibraryCalendar) -> Money:
-        """The fine accrued by `at` that has not been assessed yet (the per-loan cap holds overall)."""
+        """The fine accrued by `at` not yet assessed (the per-loan cap holds over all of them)."""
         accrued = overdue_fine(self.due_at, at, self.terms.fines, calendar, self.replacement_cost)
         return max(accrued - self.fines_assessed, Money.zero())
 
@@ -137,8 +140,12 @@ class Loan(AggregateRoot):
         if not self.is_open:
             return [Reason("LOAN_ALREADY_RETURNED", "the loan has already been returned")]
         if self.renewals_left == 0:
-            return [Reason("RENEWAL_LIMIT_REACHED",
-                           f"all {self.terms.renewals_allowed} renewals have been used")]
+            return [
+                Reason(
+                    "RENEWAL_LIMIT_REACHED",
+                    f"all {self.terms.renewals_allowed} renewals have been used",
+                )
+            ]
         return []
 
     def renew(

@@ -75,11 +75,18 @@ class LibraryRules:
             raise PolicyError(f"unknown time zone {self.timezone!r}") from None
         unknown = [d for d in self.closed_weekdays if d.lower() not in WEEKDAYS]
         if unknown:
-            raise PolicyError(f"closed_weekdays has unknown days {unknown}; use names like 'sunday'")
+            raise PolicyError(
+                f"closed_weekdays has unknown days {unknown}; use names like 'sunday'"
+            )
         if len({d.lower() for d in self.closed_weekdays}) == len(WEEKDAYS):
             raise PolicyError("the library cannot be closed on every day of the week")
-        for name in ("pickup_window_days", "hold_expiry_days", "overdue_block_count",
-                     "lost_after_days_overdue", "membership_years"):
+        for name in (
+            "pickup_window_days",
+            "hold_expiry_days",
+            "overdue_block_count",
+            "lost_after_days_overdue",
+            "membership_years",
+        ):
             if getattr(self, name) < 1:
                 raise PolicyError(f"{name} must be at least 1")
         for name in ("fine_grace_days", "lost_refund_days", "due_soon_notice_days"):

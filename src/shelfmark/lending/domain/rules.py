@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Protocol
 from uuid import UUID
 
 from shelfmark.lending.domain.policies import CategoryPolicy, LendingPolicy
@@ -42,8 +41,7 @@ class Standing:
         return self.policy.for_category(self.borrower.category)
 
 
-class Rule(Protocol):
-    def __call__(self, standing: Standing) -> Reason | None: ...
+Rule = Callable[[Standing], Reason | None]
 
 
 def patron_must_not_be_suspended(s: Standing) -> Reason | None:
@@ -61,7 +59,9 @@ def card_must_be_valid(s: Standing) -> Reason | None:
 def patron_must_be_under_loan_limit(s: Standing) -> Reason | None:
     limit = s.category.max_loans
     if s.record.open_loans >= limit:
-        return Reason("MAX_LOANS_REACHED", f"the patron already has {limit} loans, the most allowed")
+        return Reason(
+            "MAX_LOANS_REACHED", f"the patron already has {limit} loans, the most allowed"
+        )
     return None
 
 

@@ -56,7 +56,9 @@ class SqlCopyAvailability:
             .order_by(catalog_copies.c.barcode)
         )
         return [
-            ShelfCopy(r.id, r.barcode, r.circulation, Money(r.replacement_cost_cents), bool(r.on_loan))
+            ShelfCopy(
+                r.id, r.barcode, r.circulation, Money(r.replacement_cost_cents), bool(r.on_loan)
+            )
             for r in rows
         ]
 

@@ -90,7 +90,9 @@ class SqlLoanReader:
             return set()
         async with self._engine.connect() as connection:
             rows = await connection.execute(
-                select(loans.c.copy_id).where(loans.c.copy_id.in_(ids), loans.c.returned_at.is_(None))
+                select(loans.c.copy_id).where(
+                    loans.c.copy_id.in_(ids), loans.c.returned_at.is_(None)
+                )
             )
         return {r.copy_id for r in rows}
 
@@ -109,12 +111,16 @@ class SqlLoanReader:
             ]
         return AccountView(patron_id, Money(balance or 0), entries)
 
-    async def borrower(self, patron_id: UUID, now: datetime) -> tuple[Borrower, BorrowerRecord] | None:
+    async def borrower(
+        self, patron_id: UUID, now: datetime
+    ) -> tuple[Borrower, BorrowerRecord] | None:
         async with self._engine.connect() as connection:
             borrower = await SqlPatronStanding(connection, lock=False).borrower(patron_id)
             if borrower is None:
                 return None
-            open_loans, overdue = await SqlAlchemyLoanRepository(connection).record_of(patron_id, now)
+            open_loans, overdue = await SqlAlchemyLoanRepository(connection).record_of(
+                patron_id, now
+            )
             balance = await connection.scalar(
                 select(fee_accounts.c.balance_cents).where(fee_accounts.c.patron_id == patron_id)
             )

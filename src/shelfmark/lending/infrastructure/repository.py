@@ -34,9 +34,9 @@ class SqlAlchemyLoanRepository(SqlRepository[Loan]):
         return [self._seen.get(r.id) or self._track(loan_from_row(r)) for r in rows]
 
     async def record_of(self, patron_id: UUID, now: datetime) -> tuple[int, int]:
-        query = select(
-            func.count(), func.count().filter(loans.c.due_at < now)
-        ).where(loans.c.patron_id == patron_id, loans.c.returned_at.is_(None))
+        query = select(func.count(), func.count().filter(loans.c.due_at < now)).where(
+            loans.c.patron_id == patron_id, loans.c.returned_at.is_(None)
+        )
         open_loans, overdue = (await self.connection.execute(query)).one()
         return int(open_loans), int(overdue)
 
@@ -130,7 +130,8 @@ class SqlAlchemyFeeAccountRepository(SqlRepository[FeeAccount]):
             .order_by(ledger_entries.c.at, ledger_entries.c.id)
         )
         entries = [
-            LedgerEntry(r.id, EntryKind(r.kind), Money(r.amount_cents), r.at, r.loan_id) for r in rows
+            LedgerEntry(r.id, EntryKind(r.kind), Money(r.amount_cents), r.at, r.loan_id)
+            for r in rows
         ]
         account = FeeAccount(patron_id, entries)
         account.version = version
@@ -140,7 +141,9 @@ class SqlAlchemyFeeAccountRepository(SqlRepository[FeeAccount]):
     async def _insert(self, account: FeeAccount) -> None:
         await self.connection.execute(
             fee_accounts.insert().values(
-                patron_id=account.id, balance_cents=account.balance.cents, version=account.version + 1
+                patron_id=account.id,
+                balance_cents=account.balance.cents,
+                version=account.version + 1,
             )
         )
         await self._append_entries(account)
@@ -148,7 +151,12 @@ class SqlAlchemyFeeAccountRepository(SqlRepository[FeeAccount]):
     async def _update(self, account: FeeAccount) -> None:
         result = await self.connection.execute(
             fee_accounts.update()
-            .where(and_(fee_accounts.c.patron_id == account.id, fee_accounts.c.version == account.version))
+            .where(
+                and_(
+                    fee_accounts.c.patron_id == account.id,
+                    fee_accounts.c.version == account.version,
+                )
+            )
             .values(balance_cents=account.balance.cents, version=account.version + 1)
         )
         self._check_updated(result.rowcount, account)

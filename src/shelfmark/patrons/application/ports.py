@@ -21,7 +21,8 @@ class PatronRepository(Protocol):
 
 
 class PatronsUnitOfWork(UnitOfWork, Protocol):
-    patrons: PatronRepository
+    @property
+    def patrons(self) -> PatronRepository: ...
 
 
 class PatronReader(Protocol):

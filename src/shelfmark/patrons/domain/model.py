@@ -43,6 +43,8 @@ class Membership:
 
 
 class Patron(AggregateRoot):
+    id: PatronId
+
     def __init__(
         self,
         id: PatronId,

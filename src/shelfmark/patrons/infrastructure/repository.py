@@ -39,7 +39,9 @@ class SqlAlchemyPatronRepository(SqlRepository[Patron]):
         self._track(patron, new=True)
 
     async def email_taken(self, email: Email) -> bool:
-        return bool(await self.connection.scalar(select(exists().where(patrons.c.email == email.value))))
+        return bool(
+            await self.connection.scalar(select(exists().where(patrons.c.email == email.value)))
+        )
 
     async def _insert(self, patron: Patron) -> None:
         await self.connection.execute(

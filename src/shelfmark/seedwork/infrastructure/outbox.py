@@ -31,8 +31,12 @@ outbox = Table(
     Column("occurred_at", UtcDateTime, nullable=False),
     Column("attempts", Integer, nullable=False, default=0),
     Column("published_at", UtcDateTime, nullable=True),
-    Index("ix_outbox_unpublished", "position", sqlite_where=Column("published_at").is_(None),
-          postgresql_where=Column("published_at").is_(None)),
+    Index(
+        "ix_outbox_unpublished",
+        "position",
+        sqlite_where=Column("published_at").is_(None),
+        postgresql_where=Column("published_at").is_(None),
+    ),
 )
 
 

@@ -59,7 +59,9 @@ class SqlRepository(abc.ABC, Generic[A]):
     @staticmethod
     def _check_updated(rowcount: int, aggregate: AggregateRoot) -> None:
         if rowcount != 1:
-            raise ConcurrencyConflict(f"{type(aggregate).__name__} {aggregate.id} changed meanwhile")
+            raise ConcurrencyConflict(
+                f"{type(aggregate).__name__} {aggregate.id} changed meanwhile"
+            )
 
 
 class SqlAlchemyUnitOfWork(abc.ABC):
