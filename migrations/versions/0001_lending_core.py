@@ -159,6 +159,7 @@ def upgrade() -> None:
         "ledger_entries",
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column("patron_id", sa.Uuid(), nullable=False),
+        sa.Column("seq", sa.Integer(), nullable=False),
         sa.Column("kind", sa.String(length=20), nullable=False),
         sa.Column("amount_cents", sa.Integer(), nullable=False),
         sa.Column("at", sa.DateTime(timezone=True), nullable=False),
@@ -172,15 +173,11 @@ def upgrade() -> None:
             name=op.f("fk_ledger_entries_patron_id_fee_accounts"),
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_ledger_entries")),
-    )
-    op.create_index(
-        "ix_ledger_entries_patron_at", "ledger_entries", ["patron_id", "at"], unique=False
+        sa.UniqueConstraint("patron_id", "seq", name=op.f("uq_ledger_entries_patron_id_seq")),
     )
 
 
 def downgrade() -> None:
-    op.drop_index("ix_ledger_entries_patron_at", table_name="ledger_entries")
-
     op.drop_table("ledger_entries")
     op.drop_index(
         "uq_loans_open_copy",

@@ -50,10 +50,8 @@ class IdempotencyMiddleware:
             return
         body, receive_again = await _buffered(receive)
         store = self._store()
-        fingerprint = hashlib.sha256(
-            b"\n".join([scope["path"].encode(), scope.get("query_string", b""), body])
-        ).hexdigest()
-        claim = await store.claim(key.decode("latin-1"), fingerprint, self._clock().now())
+        request = fingerprint(scope["path"], scope.get("query_string", b""), body)
+        claim = await store.claim(key.decode("latin-1"), request, self._clock().now())
         if isinstance(claim, Mismatch):
             await _answer(
                 scope,
@@ -111,6 +109,11 @@ class IdempotencyMiddleware:
                 status, headers.get(b"content-type"), headers.get(b"location"), b"".join(chunks)
             ),
         )
+
+
+def fingerprint(path: str, query: bytes, body: bytes) -> str:
+    """What makes two requests "the same" for a key: path, query string and body bytes."""
+    return hashlib.sha256(b"\n".join([path.encode(), query, body])).hexdigest()
 
 
 async def _buffered(receive: Receive) -> tuple[bytes, Receive]:

@@ -1,6 +1,6 @@
 """Lending tables. An open loan is one with no `returned_at`; a copy has at most one."""
 
-from sqlalchemy import Column, ForeignKey, Index, Integer, String, Table, Uuid
+from sqlalchemy import Column, ForeignKey, Index, Integer, String, Table, UniqueConstraint, Uuid
 
 from shelfmark.seedwork.infrastructure.metadata import metadata
 from shelfmark.seedwork.infrastructure.types import UtcDateTime
@@ -52,9 +52,10 @@ ledger_entries = Table(
     metadata,
     Column("id", Uuid, primary_key=True),
     Column("patron_id", Uuid, ForeignKey("fee_accounts.patron_id"), nullable=False),
+    Column("seq", Integer, nullable=False),  # the entry's place in its ledger, from 0
     Column("kind", String(20), nullable=False),
     Column("amount_cents", Integer, nullable=False),
     Column("at", UtcDateTime, nullable=False),
     Column("loan_id", Uuid, ForeignKey("loans.id"), nullable=True),
-    Index("ix_ledger_entries_patron_at", "patron_id", "at"),
+    UniqueConstraint("patron_id", "seq"),
 )

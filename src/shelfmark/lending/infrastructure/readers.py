@@ -104,7 +104,7 @@ class SqlLoanReader:
             rows = await connection.execute(
                 select(ledger_entries)
                 .where(ledger_entries.c.patron_id == patron_id)
-                .order_by(ledger_entries.c.at, ledger_entries.c.id)
+                .order_by(ledger_entries.c.seq)
             )
             entries = [
                 EntryView(r.id, r.kind, Money(r.amount_cents), r.at, r.loan_id) for r in rows

@@ -127,7 +127,7 @@ class SqlAlchemyFeeAccountRepository(SqlRepository[FeeAccount]):
         rows = await self.connection.execute(
             select(ledger_entries)
             .where(ledger_entries.c.patron_id == patron_id)
-            .order_by(ledger_entries.c.at, ledger_entries.c.id)
+            .order_by(ledger_entries.c.seq)
         )
         entries = [
             LedgerEntry(r.id, EntryKind(r.kind), Money(r.amount_cents), r.at, r.loan_id)
@@ -163,7 +163,8 @@ class SqlAlchemyFeeAccountRepository(SqlRepository[FeeAccount]):
         await self._append_entries(account)
 
     async def _append_entries(self, account: FeeAccount) -> None:
-        new = account.entries[self._stored_entries[account.id] :]
+        stored = self._stored_entries[account.id]
+        new = account.entries[stored:]
         if new:
             await self.connection.execute(
                 ledger_entries.insert(),
@@ -171,12 +172,13 @@ class SqlAlchemyFeeAccountRepository(SqlRepository[FeeAccount]):
                     {
                         "id": e.id,
                         "patron_id": account.id,
+                        "seq": seq,
                         "kind": e.kind.value,
                         "amount_cents": e.amount.cents,
                         "at": e.at,
                         "loan_id": e.loan_id,
                     }
-                    for e in new
+                    for seq, e in enumerate(new, start=stored)
                 ],
             )
         self._stored_entries[account.id] = len(account.entries)

@@ -1,0 +1,5 @@
+"""`python -m shelfmark` is the `shelfmark` command."""
+
+from shelfmark.entrypoints.cli import app
+
+app()
