@@ -169,3 +169,13 @@ async def test_policy_and_readiness(api: httpx.AsyncClient) -> None:
     assert policy["categories"]["regular"]["max_loans"] == 5
     ready = await api.get("/health/ready")
     assert ready.status_code == 200 and ready.json()["checks"]["database"] == "ok"
+
+
+async def test_the_available_filter(api: httpx.AsyncClient, desk: Desk) -> None:
+    out, shelf = await desk.book(title="Out"), await desk.book(title="Shelf")
+    patron = await desk.patron()
+    await api.post(f"/books/{out['id']}/borrow", json={"patron_id": patron["id"]})
+    available = (await api.get("/books", params={"available": "true"})).json()["items"]
+    borrowed = (await api.get("/books", params={"available": "false"})).json()["items"]
+    assert [b["id"] for b in available] == [shelf["id"]]
+    assert [b["id"] for b in borrowed] == [out["id"]]

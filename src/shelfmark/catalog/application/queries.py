@@ -12,6 +12,7 @@ class BookFilter:
     title: str | None = None
     author: str | None = None
     isbn: str | None = None
+    available: bool | None = None  # a copy is on the shelf
 
 
 @dataclass(frozen=True)

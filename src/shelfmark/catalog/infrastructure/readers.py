@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, Select, and_, func, or_, select, tuple_
+from sqlalchemy import ColumnElement, Select, Uuid, and_, column, func, or_, select, table, tuple_
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shelfmark.catalog.application.queries import BookDetails, BookFilter, BookSummary, CopyView
@@ -57,6 +57,21 @@ class SqlBookReader:
         return page_of(summaries, page, key=lambda b: (b.title, str(b.id)))
 
 
+# The read side may look at lending's open loans through a table clause (never its model):
+# a book is available when one of its copies has no open loan.
+_open_loans = table("loans", column("copy_id", Uuid), column("returned_at"))
+_on_shelf = (
+    select(copies.c.id)
+    .where(
+        copies.c.book_id == books.c.id,
+        ~select(_open_loans.c.copy_id)
+        .where(_open_loans.c.copy_id == copies.c.id, _open_loans.c.returned_at.is_(None))
+        .exists(),
+    )
+    .exists()
+)
+
+
 def _contains(column: ColumnElement[str], text: str) -> ColumnElement[bool]:
     return func.lower(column).contains(text.lower(), autoescape=True)
 
@@ -74,6 +89,8 @@ def _filtered(query: Select[tuple[object, ...]], filters: BookFilter) -> Select[
     if filters.isbn:
         isbn = _isbn_or_none(filters.isbn)
         conditions.append(books.c.isbn == (isbn.value if isbn else filters.isbn))
+    if filters.available is not None:
+        conditions.append(_on_shelf if filters.available else ~_on_shelf)
     return query.where(and_(*conditions)) if conditions else query
 
 

@@ -88,11 +88,12 @@ async def list_books(
     title: Annotated[str | None, Query(max_length=300)] = None,
     author: Annotated[str | None, Query(max_length=200)] = None,
     isbn: Annotated[str | None, Query(max_length=20)] = None,
+    available: bool | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=1000)] = None,
 ) -> PageOut[BookOut]:
     page = await app.readers.books.list(
-        BookFilter(q=q, title=title, author=author, isbn=isbn),
+        BookFilter(q=q, title=title, author=author, isbn=isbn, available=available),
         PageRequest(limit, decode_cursor(cursor, 2)),
     )
     on_loan = await app.readers.loans.copies_on_loan(c for b in page.items for c in b.copy_ids)
