@@ -7,11 +7,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from shelfmark.bootstrap.commands import command_handlers
+from shelfmark.catalog.application.ports import BookReader
 from shelfmark.catalog.infrastructure.readers import SqlBookReader
 from shelfmark.config import Settings
+from shelfmark.lending.application.ports import LoanReader
 from shelfmark.lending.domain.policies import LendingPolicy
 from shelfmark.lending.infrastructure.policy_source import load_policy
 from shelfmark.lending.infrastructure.readers import SqlLoanReader
+from shelfmark.patrons.application.ports import PatronReader
 from shelfmark.patrons.infrastructure.readers import SqlPatronReader
 from shelfmark.seedwork.application import with_retries
 from shelfmark.seedwork.clock import Clock, SystemClock
@@ -23,9 +26,9 @@ Handler = Callable[[Any], Awaitable[Any]]
 
 @dataclass(frozen=True)
 class Readers:
-    books: SqlBookReader
-    patrons: SqlPatronReader
-    loans: SqlLoanReader
+    books: BookReader
+    patrons: PatronReader
+    loans: LoanReader
 
 
 @dataclass

@@ -7,10 +7,6 @@ class BookNotFound(NotFound):
     code = "BOOK_NOT_FOUND"
 
 
-class CopyNotFound(NotFound):
-    code = "COPY_NOT_FOUND"
-
-
 class IsbnTaken(Conflict):
     code = "ISBN_TAKEN"
 

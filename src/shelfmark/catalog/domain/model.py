@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import NewType
 
-from shelfmark.catalog.domain.errors import CopyNotFound
 from shelfmark.catalog.domain.events import BookAdded, CopyAdded
 from shelfmark.catalog.domain.values import Barcode, Circulation, Isbn
 from shelfmark.seedwork.domain import AggregateRoot, InvalidValue
@@ -122,9 +121,3 @@ class Book(AggregateRoot):
             )
         )
         return copy
-
-    def copy(self, copy_id: CopyId) -> Copy:
-        for copy in self.copies:
-            if copy.id == copy_id:
-                return copy
-        raise CopyNotFound(f"book {self.id} has no copy {copy_id}")

@@ -18,14 +18,10 @@ class SqlPatronReader:
         self._engine = engine
 
     async def get(self, patron_id: UUID) -> PatronView | None:
-        return await self._one(patrons.c.id == patron_id)
-
-    async def by_email(self, email: str) -> PatronView | None:
-        return await self._one(patrons.c.email == email.strip().lower())
-
-    async def _one(self, condition: Any) -> PatronView | None:
         async with self._engine.connect() as connection:
-            row = (await connection.execute(select(patrons).where(condition))).first()
+            row = (
+                await connection.execute(select(patrons).where(patrons.c.id == patron_id))
+            ).first()
         return _view(row) if row else None
 
     async def list(self, filters: PatronFilter, page: PageRequest) -> Page[PatronView]:

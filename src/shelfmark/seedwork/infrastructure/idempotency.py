@@ -109,10 +109,3 @@ class IdempotencyStore:
         """Forgets a claim whose request failed on our side, so the client may retry it."""
         async with self._engine.begin() as connection:
             await connection.execute(delete(idempotency_keys).where(idempotency_keys.c.key == key))
-
-    async def prune(self, now: datetime) -> int:
-        async with self._engine.begin() as connection:
-            result = await connection.execute(
-                delete(idempotency_keys).where(idempotency_keys.c.created_at < now - self._ttl)
-            )
-        return result.rowcount
