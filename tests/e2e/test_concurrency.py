@@ -101,3 +101,21 @@ async def test_a_refusal_is_replayed_even_after_the_copy_came_back(
     )
     assert refused.status_code == replayed.status_code == 409
     assert refused.json() == replayed.json()
+
+
+async def test_one_patrons_concurrent_borrows_respect_the_loan_limit(
+    api: httpx.AsyncClient, desk: Desk
+) -> None:
+    patron = await desk.patron()
+    for n in range(4):
+        book = await desk.book(title=f"Held {n}")
+        await api.post(f"/books/{book['id']}/borrow", json={"patron_id": patron["id"]})
+    wanted = [await desk.book(title=f"Wanted {n}") for n in range(5)]
+
+    responses = await asyncio.gather(
+        *(api.post(f"/books/{b['id']}/borrow", json={"patron_id": patron["id"]}) for b in wanted)
+    )
+
+    assert Counter(r.status_code for r in responses) == {201: 1, 409: 4}
+    loans = (await api.get(f"/patrons/{patron['id']}/loans")).json()["items"]
+    assert len(loans) == 5
