@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -24,7 +25,9 @@ class Settings(BaseSettings):
     )
     host: str = Field("127.0.0.1", description="Address `shelfmark serve` listens on.")
     port: int = Field(8000, ge=1, le=65535, description="Port `shelfmark serve` listens on.")
-    log_level: str = Field("info", description="debug, info, warning or error.")
+    log_level: Literal["debug", "info", "warning", "error"] = Field(
+        "info", description="debug, info, warning or error."
+    )
     log_json: bool = Field(False, description="JSON log lines instead of the console format.")
     idempotency_ttl_hours: int = Field(24, ge=1, description="How long an Idempotency-Key lives.")
     sql_echo: bool = Field(False, description="Log every SQL statement (debugging only).")

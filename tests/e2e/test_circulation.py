@@ -166,6 +166,8 @@ async def test_every_response_has_a_request_id(api: httpx.AsyncClient) -> None:
 async def test_policy_and_readiness(api: httpx.AsyncClient) -> None:
     policy = (await api.get("/policy")).json()
     assert policy["name"] == "public_library"
+    assert policy["library"]["fine_per_day"] == "0.25"
+    assert policy["library"]["fine_cap"] == "5.00"
     assert policy["categories"]["regular"]["max_loans"] == 5
     ready = await api.get("/health/ready")
     assert ready.status_code == 200 and ready.json()["checks"]["database"] == "ok"
@@ -179,3 +181,17 @@ async def test_the_available_filter(api: httpx.AsyncClient, desk: Desk) -> None:
     borrowed = (await api.get("/books", params={"available": "false"})).json()["items"]
     assert [b["id"] for b in available] == [shelf["id"]]
     assert [b["id"] for b in borrowed] == [out["id"]]
+
+
+async def test_scanning_a_returned_book_again_answers_with_the_original_return(
+    api: httpx.AsyncClient, desk: Desk, clock: MutableClock
+) -> None:
+    book, patron = await desk.book(), await desk.patron()
+    await api.post(f"/books/{book['id']}/borrow", json={"patron_id": patron["id"]})
+    first = await api.post(f"/books/{book['id']}/return", json={})
+    clock.advance(days=40)
+    again = await api.post(f"/books/{book['id']}/return", json={})
+    assert again.status_code == 200
+    assert again.json() == first.json()
+    other = await api.post(f"/books/{book['id']}/return", json={"barcode": "NOT-THIS-ONE"})
+    assert other.status_code == 404

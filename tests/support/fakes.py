@@ -117,6 +117,12 @@ class FakeLoanRepository(FakeRepository[Loan]):
         keys = [k for k, loan in self.table.items() if loan.book_id == book_id and loan.is_open]
         return [loan for k in keys if (loan := self._load(k)) is not None]
 
+    async def last_returned_for_book(self, book_id: UUID) -> Loan | None:
+        returned = [x for x in self.table.values() if x.book_id == book_id and x.returned_at]
+        if not returned:
+            return None
+        return self._load(max(returned, key=lambda x: (x.returned_at, x.id)).id)
+
     async def record_of(self, patron_id: UUID, now: datetime) -> tuple[int, int]:
         mine = [
             loan for loan in self.table.values() if loan.patron_id == patron_id and loan.is_open

@@ -60,6 +60,9 @@ def test_a_file_overrides_key_by_key(tmp_path: Path) -> None:
         ('[library]\nfine_per_day = "0.001"\n', "fine_per_day"),
         ('[library]\nfine_cap = "-1"\n', "fine_cap"),
         ('preset = "university"\n', "unknown policy preset"),
+        ("[categories.regular]\nmax_loan = 3\n", "unknown keys categories.regular.max_loan"),
+        ('[library]\nfine_per_dya = "1.00"\n', "unknown keys library.fine_per_dya"),
+        ("[categories.gold]\nmax_loans = 3\nloan_period_days = 7\nrenewals = 0\n", "gold"),
         ("this is not toml", "not valid TOML"),
     ],
 )

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 import uvicorn
+from pydantic import ValidationError
 
 from shelfmark.bootstrap import bootstrap, migrations
 from shelfmark.bootstrap.logging import configure_logging
@@ -21,14 +22,18 @@ app = typer.Typer(
 
 
 def _settings() -> Settings:
-    """Settings with logging configured; a bad policy file stops here with its message."""
-    settings = Settings()
-    configure_logging(settings.log_level, settings.log_json)
+    """Settings with logging configured; a bad setting or policy file stops here, clearly."""
     try:
+        settings = Settings()
         load_policy(settings.policy_file)
+    except ValidationError as error:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
+        typer.echo(f"shelfmark: invalid settings: {problems}", err=True)
+        raise typer.Exit(2) from None
     except PolicyFileError as error:
         typer.echo(f"shelfmark: {error}", err=True)
         raise typer.Exit(2) from None
+    configure_logging(settings.log_level, settings.log_json)
     return settings
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -12,8 +11,6 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shelfmark.entrypoints.http.problems import problem
 from shelfmark.seedwork.domain import Conflict, DomainError, InvalidValue, NotFound, RulesViolated
-
-log = structlog.get_logger()
 
 STATUS_BY_ERROR: tuple[tuple[type[DomainError], int], ...] = (
     (InvalidValue, 422),
@@ -52,13 +49,7 @@ async def _http_error(_: Request, error: Exception) -> JSONResponse:
     return problem(error.status_code, str(error.detail), code=code, headers=error.headers)
 
 
-async def _unexpected(request: Request, error: Exception) -> JSONResponse:
-    log.exception("unhandled error", path=request.url.path)
-    return problem(500, "an unexpected error occurred; it has been logged", code="INTERNAL_ERROR")
-
-
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(DomainError, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
-    app.add_exception_handler(Exception, _unexpected)

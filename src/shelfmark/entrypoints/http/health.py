@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+from decimal import Decimal
 from typing import Any, Literal
 
 from fastapi import APIRouter
@@ -38,7 +39,7 @@ async def ready(app: App) -> JSONResponse:
 
 async def _database_state(app: App) -> str:
     async def ping() -> None:
-        async with app.engines.write.connect() as connection:
+        async with app.engines.read.connect() as connection:
             await connection.execute(text("SELECT 1"))
 
     try:
@@ -51,4 +52,5 @@ async def _database_state(app: App) -> str:
 @router.get("/policy")
 async def policy(app: App) -> dict[str, Any]:
     """The effective lending policy: the preset with the policy file's overrides merged."""
-    return dict(jsonable_encoder(dataclasses.asdict(app.policy)))
+    money_as_text = {Decimal: lambda amount: f"{amount:.2f}"}
+    return dict(jsonable_encoder(dataclasses.asdict(app.policy), custom_encoder=money_as_text))

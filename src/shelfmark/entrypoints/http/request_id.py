@@ -1,4 +1,7 @@
-"""Every response carries X-Request-ID (the caller's, if sane, or a new one); logs carry it too."""
+"""Every response carries X-Request-ID (the caller's, if sane, or a new one); logs carry it too.
+
+This is the outermost layer of our own, so it also turns an unexpected error into a plain 500
+problem (logged with the request id, no stack trace to the client)."""
 
 from __future__ import annotations
 
@@ -8,6 +11,8 @@ import uuid
 
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from shelfmark.entrypoints.http.problems import problem
 
 HEADER = b"x-request-id"
 _SANE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -26,17 +31,26 @@ class RequestIdMiddleware:
         request_id = given if _SANE.match(given) else uuid.uuid4().hex
         started = time.perf_counter()
         status = 500
+        started_response = False
 
         async def send_with_id(message: Message) -> None:
-            nonlocal status
+            nonlocal status, started_response
             if message["type"] == "http.response.start":
-                status = message["status"]
+                status, started_response = message["status"], True
                 message["headers"] = [*message.get("headers", []), (HEADER, request_id.encode())]
             await send(message)
 
         with structlog.contextvars.bound_contextvars(request_id=request_id):
             try:
                 await self.app(scope, receive, send_with_id)
+            except Exception:
+                log.exception("unhandled error", path=scope["path"])
+                if started_response:
+                    raise
+                unexpected = problem(
+                    500, "an unexpected error occurred; it has been logged", code="INTERNAL_ERROR"
+                )
+                await unexpected(scope, receive, send_with_id)
             finally:
                 log.info(
                     "request",

@@ -38,13 +38,25 @@ async def standing_of(
 async def loan_of_book(
     uow: LendingUnitOfWork, book_id: UUID, barcode: str | None, email: str | None
 ) -> Loan:
-    """The open loan the barcode or borrower picks; with a single open loan, that one."""
-    loans = await uow.loans.open_for_book(book_id)
-    if barcode:
-        loans = [loan for loan in loans if loan.barcode == barcode]
-    if email:
-        patron_id = await patron_of(uow, None, email)
-        loans = [loan for loan in loans if loan.patron_id == patron_id]
+    """The open loan the barcode or borrower picks; with a single open loan, that one.
+
+    When none is open, the book's last return is the answer (a second scan of a returned book
+    is a harmless no-op), provided it matches what was given.
+    """
+    patron_id = await patron_of(uow, None, email) if email else None
+
+    def matching(candidates: list[Loan]) -> list[Loan]:
+        return [
+            loan
+            for loan in candidates
+            if (not barcode or loan.barcode == barcode)
+            and (patron_id is None or loan.patron_id == patron_id)
+        ]
+
+    loans = matching(await uow.loans.open_for_book(book_id))
+    if not loans:
+        last = await uow.loans.last_returned_for_book(book_id)
+        loans = matching([last] if last else [])
     if not loans:
         raise LoanNotFound(f"book {book_id} has no matching loan to return")
     if len(loans) > 1:

@@ -114,9 +114,11 @@ class LendingPolicy:
     library: LibraryRules = field(default_factory=LibraryRules)
 
     def __post_init__(self) -> None:
-        missing = {"regular", "premium", "researcher"} - set(self.categories)
-        if missing:
+        known = {"regular", "premium", "researcher"}
+        if missing := known - set(self.categories):
             raise PolicyError(f"categories {sorted(missing)} are missing from the policy")
+        if unknown := set(self.categories) - known:
+            raise PolicyError(f"categories {sorted(unknown)} are not patron categories")
 
     def for_category(self, category: str) -> CategoryPolicy:
         return self.categories[category]

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import tomllib
+from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args, get_origin, get_type_hints
 
 from pydantic import TypeAdapter, ValidationError
 
@@ -36,7 +38,27 @@ def merged(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
+def unknown_keys(value: Any, hint: Any, path: str = "") -> Iterator[str]:
+    """Keys the policy does not have (a typo must not silently fall back to the preset)."""
+    if not isinstance(value, dict):
+        return
+    if dataclasses.is_dataclass(hint):
+        hints = get_type_hints(hint)
+        for key, item in value.items():
+            if key in hints:
+                yield from unknown_keys(item, hints[key], f"{path}{key}.")
+            else:
+                yield f"{path}{key}"
+    elif get_origin(hint) is dict:
+        _, item_hint = get_args(hint)
+        for key, item in value.items():
+            yield from unknown_keys(item, item_hint, f"{path}{key}.")
+
+
 def validated(document: dict[str, Any]) -> LendingPolicy:
+    unknown = list(unknown_keys(document, LendingPolicy))
+    if unknown:
+        raise PolicyFileError(f"invalid lending policy: unknown keys {', '.join(unknown)}")
     try:
         return TypeAdapter(LendingPolicy).validate_python(document, strict=False)
     except ValidationError as error:

@@ -33,6 +33,19 @@ class SqlAlchemyLoanRepository(SqlRepository[Loan]):
         )
         return [self._seen.get(r.id) or self._track(loan_from_row(r)) for r in rows]
 
+    async def last_returned_for_book(self, book_id: UUID) -> Loan | None:
+        row = (
+            await self.connection.execute(
+                select(loans)
+                .where(loans.c.book_id == book_id, loans.c.returned_at.is_not(None))
+                .order_by(loans.c.returned_at.desc(), loans.c.id.desc())
+                .limit(1)
+            )
+        ).first()
+        if row is None:
+            return None
+        return self._seen.get(row.id) or self._track(loan_from_row(row))
+
     async def record_of(self, patron_id: UUID, now: datetime) -> tuple[int, int]:
         query = select(func.count(), func.count().filter(loans.c.due_at < now)).where(
             loans.c.patron_id == patron_id, loans.c.returned_at.is_(None)

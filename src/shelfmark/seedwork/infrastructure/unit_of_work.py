@@ -110,4 +110,19 @@ class SqlAlchemyUnitOfWork(abc.ABC):
             await append_to_outbox(self.connection, events)
             await self.connection.commit()
         except IntegrityError as error:
-            raise ConcurrencyConflict(str(error.orig)) from error
+            if is_unique_violation(error):
+                raise ConcurrencyConflict(str(error.orig)) from error
+            raise
+
+
+UNIQUE_SQLSTATE = "23505"
+UNIQUE_SQLITE_ERRORS = {"SQLITE_CONSTRAINT_UNIQUE", "SQLITE_CONSTRAINT_PRIMARYKEY"}
+
+
+def is_unique_violation(error: IntegrityError) -> bool:
+    """A unique key clash means a concurrent writer got there first, which a retry resolves;
+    any other integrity error (a foreign key, a NOT NULL) is a bug and must surface as one."""
+    return (
+        getattr(error.orig, "sqlstate", None) == UNIQUE_SQLSTATE
+        or getattr(error.orig, "sqlite_errorname", None) in UNIQUE_SQLITE_ERRORS
+    )
