@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import time
 from pathlib import Path
 from typing import Literal
 
@@ -29,5 +30,14 @@ class Settings(BaseSettings):
         "info", description="debug, info, warning or error."
     )
     log_json: bool = Field(False, description="JSON log lines instead of the console format.")
+    daily_jobs_at: time = Field(
+        time(2, 0), description="Library-local time after which the daily jobs run each day."
+    )
+    scheduler_enabled: bool = Field(
+        True, description="Run the daily-jobs scheduler inside `shelfmark serve`."
+    )
+    scheduler_poll_seconds: float = Field(
+        30.0, gt=0, description="How often the scheduler reads the clock to see if jobs are due."
+    )
     idempotency_ttl_hours: int = Field(24, ge=1, description="How long an Idempotency-Key lives.")
     sql_echo: bool = Field(False, description="Log every SQL statement (debugging only).")

@@ -1,16 +1,17 @@
 """Bad input on every POST endpoint: a 4xx problem+json that names the field or the rule, never a
 500, and nothing written.
 
-Every case runs against a small seeded library (`world`) on SQLite and on PostgreSQL. Each API
-resource and every database row is read before and after the bad request and must not change.
-`test_the_table_covers_every_post_route` fails when a POST route has no rows here.
+Every case runs against a small seeded library (`seed`) on SQLite and on PostgreSQL. Every
+resource the API lists, and every database row, is read before and after the bad request and
+must not change. `test_the_table_covers_every_post_route` fails when a POST route has no rows
+here, so a new endpoint cannot slip in without bad-input cases.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import httpx
@@ -27,18 +28,19 @@ from tests.support.clock import MutableClock
 PROBLEM_JSON = "application/problem+json"
 UNKNOWN_ID = "00000000-0000-4000-8000-000000000000"  # well formed, never issued
 
-# --- the seeded world ------------------------------------------------------------------------
+# --- the seeded library ----------------------------------------------------------------------
 
 
 @dataclasses.dataclass(frozen=True)
 class Ref:
-    """A value of the seeded world (an id, an email, a barcode), filled in when the case runs."""
+    """A value of the seeded library (an id, an email, a barcode), filled in when a case runs."""
 
     key: str
 
 
 async def seed(api: httpx.AsyncClient, desk: Desk, clock: MutableClock) -> dict[str, str]:
-    """Three books, three patrons, one returned loan (which left a fine) and one active loan."""
+    """Three books, three patrons (one suspended, one owing a fine), a returned and an active
+    loan. Time moves 20 days during seeding and then stands still."""
     on_loan = await desk.book(title="Dune", author="Frank Herbert", isbn="0-441-17271-7")
     on_shelf = await desk.book(title="Solaris", author="Stanislaw Lem")
     returned = await desk.book(title="Ubik", author="Philip K. Dick")
@@ -55,6 +57,11 @@ async def seed(api: httpx.AsyncClient, desk: Desk, clock: MutableClock) -> dict[
     assert back.status_code == 200 and back.json()["fine"] not in (None, "0.00"), back.text
     active = await api.post("/loans", json={"patron_id": patron["id"], "book_id": on_loan["id"]})
     assert active.status_code == 201, active.text
+    waiting = await api.post(f"/books/{on_loan['id']}/holds", json={"patron_id": debtor["id"]})
+    assert waiting.status_code == 201, waiting.text
+    ended = await api.post(f"/books/{returned['id']}/holds", json={"patron_id": patron["id"]})
+    cancelled = await api.post(f"/holds/{ended.json()['id']}/cancel")
+    assert cancelled.status_code == 200, cancelled.text
 
     return {
         "book_on_loan": on_loan["id"],
@@ -67,6 +74,8 @@ async def seed(api: httpx.AsyncClient, desk: Desk, clock: MutableClock) -> dict[
         "suspended": suspended["id"],
         "active_loan": active.json()["id"],
         "returned_loan": late.json()["id"],
+        "waiting_hold": waiting.json()["id"],
+        "cancelled_hold": ended.json()["id"],
     }
 
 
@@ -101,7 +110,7 @@ async def api_state(api: httpx.AsyncClient) -> dict[str, Any]:
 
 
 async def db_rows(engines: Engines) -> dict[str, list[str]]:
-    """Every row of every table (outbox and idempotency keys included), order-independent."""
+    """Every row of every table (outbox and idempotency keys included), in a stable order."""
     async with engines.read.connect() as connection:
         return {
             table.name: sorted(repr(tuple(row)) for row in await connection.execute(select(table)))
@@ -109,10 +118,10 @@ async def db_rows(engines: Engines) -> dict[str, list[str]]:
         }
 
 
-# --- cases -----------------------------------------------------------------------------------
+# --- how a case is written -------------------------------------------------------------------
 
 NO_BODY = object()  # the request carries no body at all
-DROP = object()  # `body(route, name=DROP)` leaves the field out
+DROP = object()  # `spoil(route, ..., name=DROP)` leaves the field out
 
 
 @dataclasses.dataclass(frozen=True)
@@ -120,13 +129,14 @@ class Case:
     route: str  # the FastAPI path template, as `app.routes` spells it
     name: str
     status: int
-    field: str | None = None  # 422: an `errors[].field` that must appear (or a deeper one)
+    field: str | None = None  # 422: an `errors[].field` that must appear (or one below it)
     mentions: str | None = None  # 422: a word the message for that field must contain
     code: str | None = None  # 404/409: the problem's `code` or one of its `reasons[].code`
-    json: Any = NO_BODY  # serialised by the test (so NaN and lone surrogates survive)
+    json: Any = NO_BODY  # serialised by the test, so lone surrogates survive
     content: bytes | None = None  # a raw body instead of `json`
     content_type: str = "application/json"
-    path: Mapping[str, Any] = dataclasses.field(default_factory=dict)  # path parameters to override
+    path: Mapping[str, Any] = dataclasses.field(default_factory=dict)  # path parameters
+    headers: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
     @property
     def id(self) -> str:
@@ -146,10 +156,13 @@ PAY = "/patrons/{patron_id}/payments"
 OPEN_LOAN = "/loans"
 RENEW = "/loans/{loan_id}/renew"
 RETURN_LOAN = "/loans/{loan_id}/return"
+PLACE_HOLD = "/books/{book_id}/holds"
+CANCEL_HOLD = "/holds/{hold_id}/cancel"
+WAIVE = "/patrons/{patron_id}/waivers"
 
-# Which resource a route acts on when a case keeps the path: one on which a *valid* request
+# What a route acts on unless a case says otherwise: a resource on which a *valid* request
 # would succeed, so that only the bad input stands between the request and a write.
-TARGET: dict[str, dict[str, Ref]] = {
+TARGET: dict[str, dict[str, Any]] = {
     ADD_COPY: {"book_id": Ref("book_on_shelf")},
     BORROW: {"book_id": Ref("book_on_shelf")},
     RETURN_BOOK: {"book_id": Ref("book_on_loan")},
@@ -160,13 +173,16 @@ TARGET: dict[str, dict[str, Ref]] = {
     PAY: {"patron_id": Ref("debtor")},
     RENEW: {"loan_id": Ref("active_loan")},
     RETURN_LOAN: {"loan_id": Ref("active_loan")},
+    PLACE_HOLD: {"book_id": Ref("book_on_shelf")},
+    CANCEL_HOLD: {"hold_id": Ref("waiting_hold")},
+    WAIVE: {"patron_id": Ref("debtor")},
 }
 
-# A body that the route accepts; the cases below spoil one thing in it.
+# A body each route accepts (on its TARGET); the cases spoil one thing in it.
 VALID: dict[str, Any] = {
     ADD_BOOK: {"title": "Neuromancer", "author": "William Gibson"},
     ADD_COPY: {"barcode": "NEW-0001"},
-    BORROW: {"patron_id": Ref("patron")},
+    BORROW: {"borrower_email": Ref("patron_email")},
     RETURN_BOOK: {},
     REGISTER: {"first_name": "Mary", "last_name": "Somerville", "email": "mary@example.org"},
     SUSPEND: {"reason": "unpaid fines"},
@@ -177,269 +193,256 @@ VALID: dict[str, Any] = {
     OPEN_LOAN: {"patron_id": Ref("patron"), "book_id": Ref("book_on_shelf")},
     RENEW: NO_BODY,
     RETURN_LOAN: {},
+    PLACE_HOLD: {"patron_id": Ref("patron")},
+    CANCEL_HOLD: NO_BODY,
+    WAIVE: {"amount": "0.25", "reason": "first offence"},
 }
 
 
-def body(route: str, **changes: Any) -> dict[str, Any]:
-    """The route's valid body with some fields changed (or left out with DROP)."""
-    fields = dict(VALID[route]) | changes
-    return {k: v for k, v in fields.items() if v is not DROP}
+def spoil(route: str, name: str, where: str, mentions: str | None = None, **changes: Any) -> Case:
+    """422 naming `where` for the route's valid body with `changes` (DROP leaves a field out)."""
+    fields = {k: v for k, v in (dict(VALID[route]) | changes).items() if v is not DROP}
+    return Case(route, name, 422, field=where, mentions=mentions, json=fields)
 
 
 def invalid(route: str, name: str, where: str, json: Any, mentions: str | None = None) -> Case:
-    return Case(route, name, 422, field=where, json=json, mentions=mentions)
+    """422 naming `where` for exactly this body."""
+    return Case(route, name, 422, field=where, mentions=mentions, json=json)
 
 
-def unknown(route: str, name: str, json: Any, code: str | None = None) -> Case:
+def raw(route: str, name: str, content: bytes, content_type: str = "application/json") -> Case:
+    """422 naming the body for bytes that are not the JSON object the route reads."""
+    return Case(route, name, 422, field="body", content=content, content_type=content_type)
+
+
+def unknown(route: str, name: str, json: Any, code: str) -> Case:
+    """404 for a well-formed reference to something that does not exist."""
     return Case(route, name, 404, code=code, json=json)
 
 
 def refused(route: str, name: str, code: str, json: Any = NO_BODY, **path: Any) -> Case:
+    """409 listing `code` among its reasons."""
     return Case(route, name, 409, code=code, json=json, path=path)
+
+
+def each(route: str, name: str, values: Iterable[tuple[str, Any]]) -> list[Case]:
+    """One 422 case naming `body.<name>` per (what, value) of a table of bad values."""
+    return [spoil(route, f"{name} {what}", f"body.{name}", **{name: v}) for what, v in values]
+
+
+def extra_field(route: str, name: str) -> Case:
+    return spoil(route, f"unknown field {name}", f"body.{name}", **{name: "x"})
+
+
+# --- tables of bad values --------------------------------------------------------------------
+
+
+def bad_text(max_length: int, *, required: bool = True) -> list[tuple[str, Any]]:
+    values: list[tuple[str, Any]] = [
+        ("a number", 42),
+        ("a list", ["a"]),
+        ("an object", {"a": "b"}),
+        ("a bool", True),
+        (f"over {max_length}", "x" * (max_length + 1)),
+        ("holding a NUL", "Du\x00ne"),
+        ("holding a lone surrogate", "Du\ud800ne"),
+    ]
+    if required:
+        values += [("missing", DROP), ("null", None), ("empty", ""), ("blank", "  \t ")]
+    return values
+
+
+BAD_ISBN: list[tuple[str, Any]] = [
+    ("a number", 9780441172719),
+    ("isbn-13 bad checksum", "9780441172710"),
+    ("isbn-10 bad checksum", "0-441-17271-8"),
+    ("12 digits", "978044117271"),
+    ("5 digits", "12345"),
+    ("letters", "ISBN-DUNE-1"),
+    ("X not last", "04X1172717"),
+    ("over 20", "9" * 21),
+    ("empty", ""),
+    ("blank", "   "),
+]
+
+BAD_MONEY: list[tuple[str, Any]] = [
+    ("negative", "-1.00"),
+    ("negative number", -1),
+    ("zero", "0"),
+    ("zero with cents", "0.00"),
+    ("three decimals", "1.005"),
+    ("not numeric", "abc"),
+    ("empty string", ""),
+    ("comma decimal", "1,50"),
+    ("NaN", "NaN"),
+    ("Infinity", "Infinity"),
+    ("too many digits", "12345678901.00"),
+    ("a list", ["1.00"]),
+    ("an object", {"amount": "1.00"}),
+    ("a bool", True),
+]
+
+BAD_EMAIL: list[tuple[str, Any]] = [
+    ("without at", "ada.example.org"),
+    ("without domain", "ada@"),
+    ("without local part", "@example.org"),
+    ("without tld", "ada@example"),
+    ("with a space", "ada lovelace@example.org"),
+    ("with two ats", "ada@@example.org"),
+    ("with a NUL", "ada\x00@example.org"),
+    ("over 254", "a" * 64 + "@" + "b" * 186 + ".org"),
+    ("a number", 42),
+    ("a list", ["ada@example.org"]),
+]
+
+BAD_DATETIME: list[tuple[str, Any]] = [
+    ("not a date", "yesterday"),
+    ("without offset", "2026-03-22T09:00:00"),
+    ("date only", "2026-03-22"),
+    ("month 13", "2026-13-01T00:00:00Z"),
+    ("a list", ["2026-03-22T09:00:00Z"]),
+    ("a bool", True),
+]
+
+BAD_UUID: list[tuple[str, Any]] = [
+    ("not a uuid", "not-a-uuid"),
+    ("a number", 42),
+    ("an object", {"id": UNKNOWN_ID}),
+    ("too long", UNKNOWN_ID + "0"),
+]
+
+BAD_BARCODE: list[tuple[str, Any]] = [
+    ("a number", 1234),
+    ("over 32", "B" * 33),
+    ("empty", ""),
+]
+
+
+# --- cases every route of a kind gets --------------------------------------------------------
 
 
 def path_cases(route: str) -> list[Case]:
     """A path id that is not a UUID is 422 naming it; a well-formed unknown one is 404."""
     (param,) = TARGET[route]
-    valid = VALID[route]
+    not_uuids = [
+        ("not a uuid", "not-a-uuid"),
+        ("a number", "12345"),
+        ("too long", UNKNOWN_ID + "0"),
+    ]
+    where, valid = f"path.{param}", VALID[route]
     return [
-        Case(
-            route, f"{param} not a uuid", 422, field=f"path.{param}", json=valid, path={param: bad}
-        )
-        for bad in ("not-a-uuid", "12345", UNKNOWN_ID + "0")
+        Case(route, f"{param} {what}", 422, field=where, json=valid, path={param: value})
+        for what, value in not_uuids
     ] + [Case(route, f"{param} unknown", 404, json=valid, path={param: UNKNOWN_ID})]
 
 
 def body_shape_cases(route: str, *, body_required: bool = True) -> list[Case]:
-    """Bodies that are not the JSON object the route reads."""
-
-    def shaped(name: str, content: bytes, content_type: str = "application/json") -> Case:
-        return Case(route, name, 422, field="body", content=content, content_type=content_type)
-
+    """Bodies that are not a JSON object; an empty one where the route needs a body."""
     cases = [
-        shaped("malformed json", b'{"a": "b",'),
-        shaped("json with a trailing comma", b'{"a": 1,}'),
-        shaped("json array instead of object", b"[{}]"),
-        shaped("json string instead of object", b'"hello"'),
-        shaped("json number instead of object", b"42"),
-        shaped("not utf-8", b'{"a": "\xff\xfe"}'),
-        shaped("plain text body", b"hello", "text/plain"),
-        shaped("form-encoded body", b"a=b&c=d", "application/x-www-form-urlencoded"),
-        shaped("xml body", b"<book><title>Dune</title></book>", "application/xml"),
+        raw(route, "malformed json", b'{"a": "b",'),
+        raw(route, "json with a trailing comma", b'{"a": 1,}'),
+        raw(route, "json array instead of object", b"[{}]"),
+        raw(route, "json string instead of object", b'"hello"'),
+        raw(route, "json number instead of object", b"42"),
+        raw(route, "not utf-8", b'{"a": "\xff\xfe"}'),
+        raw(route, "plain text body", b"hello", "text/plain"),
+        raw(route, "form-encoded body", b"a=b&c=d", "application/x-www-form-urlencoded"),
+        raw(route, "xml body", b"<book><title>Dune</title></book>", "application/xml"),
     ]
     if body_required:
-        cases += [
-            shaped("empty body", b""),
-            shaped("json null", b"null"),
-        ]
+        cases += [raw(route, "empty body", b""), raw(route, "json null", b"null")]
     return cases
 
 
-def text_cases(route: str, name: str, max_length: int, *, required: bool = True) -> list[Case]:
-    """The usual ways to spoil a bounded text field."""
-    where = f"body.{name}"
-    cases = [
-        invalid(route, f"{name} is a number", where, body(route, **{name: 42})),
-        invalid(route, f"{name} is a list", where, body(route, **{name: ["a"]})),
-        invalid(route, f"{name} is an object", where, body(route, **{name: {"a": "b"}})),
-        invalid(route, f"{name} is a bool", where, body(route, **{name: True})),
-        invalid(
-            route, f"{name} over {max_length}", where, body(route, **{name: "x" * (max_length + 1)})
-        ),
-        invalid(route, f"{name} holds a NUL", where, body(route, **{name: "Du\x00ne"})),
-        invalid(
-            route, f"{name} holds a lone surrogate", where, body(route, **{name: "Du\ud800ne"})
-        ),
-    ]
-    if required:
-        cases += [
-            invalid(route, f"{name} missing", where, body(route, **{name: DROP})),
-            invalid(route, f"{name} null", where, body(route, **{name: None})),
-            invalid(route, f"{name} empty", where, body(route, **{name: ""})),
-            invalid(route, f"{name} blank", where, body(route, **{name: "  \t "})),
-        ]
-    return cases
-
-
-def money_cases(route: str, name: str) -> list[Case]:
-    where = f"body.{name}"
-    amounts: list[tuple[str, Any]] = [
-        ("negative", "-1.00"),
-        ("negative number", -1),
-        ("zero", "0"),
-        ("zero with cents", "0.00"),
-        ("three decimals", "1.005"),
-        ("not numeric", "abc"),
-        ("empty string", ""),
-        ("comma decimal", "1,50"),
-        ("NaN", "NaN"),
-        ("Infinity", "Infinity"),
-        ("too many digits", "12345678901.00"),
-        ("a list", ["1.00"]),
-        ("an object", {"amount": "1.00"}),
-        ("a bool", True),
-    ]
+def header_cases(route: str) -> list[Case]:
+    """An Idempotency-Key outside 1..255 characters, on an otherwise valid request."""
     return [
-        invalid(route, f"{name} {what}", where, body(route, **{name: v})) for what, v in amounts
+        Case(
+            route,
+            f"idempotency key {what}",
+            422,
+            field="header.idempotency-key",
+            json=VALID[route],
+            headers={"Idempotency-Key": key},
+        )
+        for what, key in (("empty", ""), ("over 255", "k" * 256))
     ]
-
-
-def email_cases(route: str, name: str) -> list[Case]:
-    where = f"body.{name}"
-    addresses: list[tuple[str, Any]] = [
-        ("without at", "ada.example.org"),
-        ("without domain", "ada@"),
-        ("without local part", "@example.org"),
-        ("without tld", "ada@example"),
-        ("with a space", "ada lovelace@example.org"),
-        ("with two ats", "ada@@example.org"),
-        ("with a NUL", "ada\x00@example.org"),
-        ("over 254", "a" * 64 + "@" + "b" * 186 + ".org"),
-        ("a number", 42),
-        ("a list", ["ada@example.org"]),
-    ]
-    return [
-        invalid(route, f"{name} {what}", where, body(route, **{name: v})) for what, v in addresses
-    ]
-
-
-def datetime_cases(route: str, name: str) -> list[Case]:
-    where = f"body.{name}"
-    values: list[tuple[str, Any]] = [
-        ("not a date", "yesterday"),
-        ("without offset", "2026-03-22T09:00:00"),
-        ("date only", "2026-03-22"),
-        ("month 13", "2026-13-01T00:00:00Z"),
-        ("a list", ["2026-03-22T09:00:00Z"]),
-        ("a bool", True),
-    ]
-    return [invalid(route, f"{name} {what}", where, body(route, **{name: v})) for what, v in values]
-
-
-def uuid_cases(route: str, name: str) -> list[Case]:
-    where = f"body.{name}"
-    values: list[tuple[str, Any]] = [
-        ("not a uuid", "not-a-uuid"),
-        ("a number", 42),
-        ("an object", {"id": UNKNOWN_ID}),
-        ("uuid with junk", UNKNOWN_ID + "0"),
-    ]
-    return [invalid(route, f"{name} {what}", where, body(route, **{name: v})) for what, v in values]
-
-
-def extra_field(route: str, name: str = "surprise") -> Case:
-    return invalid(route, f"unknown field {name}", f"body.{name}", body(route, **{name: "x"}))
 
 
 # --- the table -------------------------------------------------------------------------------
 
 ADD_BOOK_CASES = [
     *body_shape_cases(ADD_BOOK),
-    *text_cases(ADD_BOOK, "title", 300),
-    *text_cases(ADD_BOOK, "author", 200),
+    raw(ADD_BOOK, "json nested 100000 deep", b"[" * 100_000),
+    raw(
+        ADD_BOOK,
+        "integer of 5000 digits",
+        b'{"title": "T", "author": "A", "copies": ' + b"9" * 5000 + b"}",
+    ),
+    raw(
+        ADD_BOOK, "published_year 1e400", b'{"title": "T", "author": "A", "published_year": 1e400}'
+    ),
+    *each(ADD_BOOK, "title", bad_text(300)),
+    *each(ADD_BOOK, "author", bad_text(200)),
     invalid(ADD_BOOK, "empty object", "body.title", {}),
-    invalid(ADD_BOOK, "isbn is a number", "body.isbn", body(ADD_BOOK, isbn=9780441172719)),
-    invalid(ADD_BOOK, "isbn-13 bad checksum", "body.isbn", body(ADD_BOOK, isbn="9780441172710")),
-    invalid(ADD_BOOK, "isbn-10 bad checksum", "body.isbn", body(ADD_BOOK, isbn="0-441-17271-8")),
-    invalid(ADD_BOOK, "isbn 12 digits", "body.isbn", body(ADD_BOOK, isbn="978044117271")),
-    invalid(ADD_BOOK, "isbn 5 digits", "body.isbn", body(ADD_BOOK, isbn="12345")),
-    invalid(ADD_BOOK, "isbn with letters", "body.isbn", body(ADD_BOOK, isbn="ISBN-DUNE-1")),
-    invalid(ADD_BOOK, "isbn X not last", "body.isbn", body(ADD_BOOK, isbn="04X1172717")),
-    invalid(ADD_BOOK, "isbn over 20", "body.isbn", body(ADD_BOOK, isbn="9" * 21)),
-    invalid(ADD_BOOK, "isbn empty", "body.isbn", body(ADD_BOOK, isbn="")),
-    invalid(ADD_BOOK, "isbn blank", "body.isbn", body(ADD_BOOK, isbn="   ")),
-    invalid(
+    *each(ADD_BOOK, "isbn", BAD_ISBN),
+    *each(
         ADD_BOOK,
-        "published_year text",
-        "body.published_year",
-        body(ADD_BOOK, published_year="MCMLXV"),
+        "published_year",
+        [
+            ("text", "MCMLXV"),
+            ("a fraction", 1965.5),
+            ("zero", 0),
+            ("negative", -5),
+            ("next-but-one year", 2028),
+            ("huge", 10**30),
+        ],
     ),
-    invalid(
-        ADD_BOOK,
-        "published_year fraction",
-        "body.published_year",
-        body(ADD_BOOK, published_year=1965.5),
+    *each(
+        ADD_BOOK, "copies", [("text", "two"), ("negative", -1), ("over 100", 101), ("a list", [1])]
     ),
-    invalid(
-        ADD_BOOK, "published_year zero", "body.published_year", body(ADD_BOOK, published_year=0)
-    ),
-    invalid(
-        ADD_BOOK,
-        "published_year negative",
-        "body.published_year",
-        body(ADD_BOOK, published_year=-5),
-    ),
-    invalid(
-        ADD_BOOK,
-        "published_year far future",
-        "body.published_year",
-        body(ADD_BOOK, published_year=2100),
-    ),
-    invalid(
-        ADD_BOOK,
-        "published_year huge",
-        "body.published_year",
-        body(ADD_BOOK, published_year=10**30),
-    ),
-    invalid(ADD_BOOK, "copies text", "body.copies", body(ADD_BOOK, copies="two")),
-    invalid(ADD_BOOK, "copies negative", "body.copies", body(ADD_BOOK, copies=-1)),
-    invalid(ADD_BOOK, "copies over 100", "body.copies", body(ADD_BOOK, copies=101)),
-    invalid(ADD_BOOK, "copies a list", "body.copies", body(ADD_BOOK, copies=[1])),
-    invalid(
-        ADD_BOOK, "circulation unknown", "body.circulation", body(ADD_BOOK, circulation="lendable")
-    ),
-    invalid(ADD_BOOK, "circulation a number", "body.circulation", body(ADD_BOOK, circulation=1)),
+    *each(ADD_BOOK, "circulation", [("unknown", "lendable"), ("a number", 1), ("null", None)]),
     extra_field(ADD_BOOK, "subtitle"),
-    Case(
-        ADD_BOOK,
-        "integer with 5000 digits",
-        422,
-        field="body",
-        content=b'{"title": "T", "author": "A", "published_year": ' + b"9" * 5000 + b"}",
-    ),
-    refused(ADD_BOOK, "isbn taken", "ISBN_TAKEN", body(ADD_BOOK, isbn=Ref("isbn_on_loan"))),
+    refused(ADD_BOOK, "isbn taken", "ISBN_TAKEN", {**VALID[ADD_BOOK], "isbn": Ref("isbn_on_loan")}),
     refused(
-        ADD_BOOK, "isbn taken in isbn-10 form", "ISBN_TAKEN", body(ADD_BOOK, isbn="0441172717")
+        ADD_BOOK, "isbn taken as isbn-10", "ISBN_TAKEN", {**VALID[ADD_BOOK], "isbn": "0441172717"}
     ),
 ]
 
 ADD_COPY_CASES = [
     *path_cases(ADD_COPY),
-    *body_shape_cases(ADD_COPY, body_required=False),
-    invalid(ADD_COPY, "barcode a number", "body.barcode", body(ADD_COPY, barcode=1234)),
-    invalid(ADD_COPY, "barcode over 32", "body.barcode", body(ADD_COPY, barcode="B" * 33)),
-    invalid(ADD_COPY, "barcode under 4", "body.barcode", body(ADD_COPY, barcode="B12")),
-    invalid(ADD_COPY, "barcode empty", "body.barcode", body(ADD_COPY, barcode="")),
-    invalid(ADD_COPY, "barcode blank", "body.barcode", body(ADD_COPY, barcode="     ")),
-    invalid(ADD_COPY, "barcode with a space", "body.barcode", body(ADD_COPY, barcode="B 1234")),
-    invalid(ADD_COPY, "barcode with a slash", "body.barcode", body(ADD_COPY, barcode="B/1234")),
-    invalid(ADD_COPY, "barcode with a NUL", "body.barcode", body(ADD_COPY, barcode="B12\x0034")),
-    invalid(
-        ADD_COPY, "circulation unknown", "body.circulation", body(ADD_COPY, circulation="loanable")
+    *body_shape_cases(ADD_COPY, body_required=False),  # every field is optional
+    *each(
+        ADD_COPY,
+        "barcode",
+        [
+            *BAD_BARCODE,
+            ("under 4", "B12"),
+            ("blank", "     "),
+            ("with a space", "B 1234"),
+            ("with a slash", "B/1234"),
+            ("with a NUL", "B12\x0034"),
+        ],
     ),
-    invalid(ADD_COPY, "circulation null", "body.circulation", body(ADD_COPY, circulation=None)),
-    *money_cases(ADD_COPY, "replacement_cost"),
+    *each(ADD_COPY, "circulation", [("unknown", "loanable"), ("null", None)]),
+    *each(ADD_COPY, "replacement_cost", BAD_MONEY),
     extra_field(ADD_COPY, "shelf"),
-    refused(
-        ADD_COPY, "barcode taken", "BARCODE_TAKEN", body(ADD_COPY, barcode=Ref("barcode_on_loan"))
-    ),
+    refused(ADD_COPY, "barcode taken", "BARCODE_TAKEN", {"barcode": Ref("barcode_on_loan")}),
 ]
 
 BORROW_CASES = [
     *path_cases(BORROW),
     *body_shape_cases(BORROW),
-    *uuid_cases(BORROW, "patron_id"),
-    *email_cases(BORROW, "borrower_email"),
+    *each(BORROW, "patron_id", BAD_UUID),
+    *each(BORROW, "borrower_email", BAD_EMAIL),
+    *each(BORROW, "barcode", BAD_BARCODE),
     invalid(BORROW, "no borrower", "body", {}, mentions="patron_id"),
-    invalid(BORROW, "patron_id null", "body", body(BORROW, patron_id=None), mentions="patron_id"),
+    invalid(BORROW, "patron_id null", "body", {"patron_id": None}, mentions="patron_id"),
     invalid(
         BORROW, "only a barcode", "body", {"barcode": Ref("barcode_on_loan")}, mentions="patron_id"
     ),
-    invalid(BORROW, "barcode a number", "body.barcode", body(BORROW, barcode=1234)),
-    invalid(BORROW, "barcode over 32", "body.barcode", body(BORROW, barcode="B" * 33)),
-    invalid(BORROW, "barcode empty", "body.barcode", body(BORROW, barcode="")),
     extra_field(BORROW, "due_at"),
-    unknown(BORROW, "patron_id unknown", body(BORROW, patron_id=UNKNOWN_ID), "PATRON_NOT_FOUND"),
+    unknown(BORROW, "patron_id unknown", {"patron_id": UNKNOWN_ID}, "PATRON_NOT_FOUND"),
     unknown(
         BORROW,
         "borrower_email unknown",
@@ -450,81 +453,68 @@ BORROW_CASES = [
         BORROW,
         "copy on loan",
         "NO_COPY_AVAILABLE",
-        body(BORROW, patron_id=Ref("debtor")),
+        {"patron_id": Ref("debtor")},
         book_id=Ref("book_on_loan"),
     ),
-    refused(
-        BORROW, "patron suspended", "PATRON_SUSPENDED", body(BORROW, patron_id=Ref("suspended"))
-    ),
+    refused(BORROW, "patron suspended", "PATRON_SUSPENDED", {"patron_id": Ref("suspended")}),
 ]
 
 RETURN_BOOK_CASES = [
     *path_cases(RETURN_BOOK),
-    *body_shape_cases(RETURN_BOOK, body_required=False),
-    *email_cases(RETURN_BOOK, "borrower_email"),
-    *datetime_cases(RETURN_BOOK, "returned_at"),
-    invalid(
+    *body_shape_cases(RETURN_BOOK, body_required=False),  # every field is optional
+    *each(RETURN_BOOK, "borrower_email", BAD_EMAIL),
+    *each(RETURN_BOOK, "barcode", BAD_BARCODE),
+    *each(
         RETURN_BOOK,
-        "returned_at in the future",
-        "body.returned_at",
-        body(RETURN_BOOK, returned_at="2030-01-01T00:00:00Z"),
+        "returned_at",
+        [
+            *BAD_DATETIME,
+            ("in the future", "2030-01-01T00:00:00Z"),
+            ("before the loan", "2026-03-01T00:00:00Z"),
+            ("before year 1 in UTC", "0001-01-01T00:00:00+14:00"),
+        ],
     ),
-    invalid(
-        RETURN_BOOK,
-        "returned_at before the loan",
-        "body.returned_at",
-        body(RETURN_BOOK, returned_at="2026-03-01T00:00:00Z"),
-    ),
-    invalid(RETURN_BOOK, "barcode a number", "body.barcode", body(RETURN_BOOK, barcode=1234)),
-    invalid(RETURN_BOOK, "barcode over 32", "body.barcode", body(RETURN_BOOK, barcode="B" * 33)),
-    invalid(RETURN_BOOK, "barcode empty", "body.barcode", body(RETURN_BOOK, barcode="")),
     extra_field(RETURN_BOOK, "patron_id"),
-    unknown(RETURN_BOOK, "barcode not on loan", body(RETURN_BOOK, barcode="NOPE-0000")),
+    unknown(RETURN_BOOK, "barcode not on loan", {"barcode": "NOPE-0000"}, "LOAN_NOT_FOUND"),
     unknown(
         RETURN_BOOK,
         "borrower_email unknown",
-        body(RETURN_BOOK, borrower_email="nobody@example.org"),
+        {"borrower_email": "nobody@example.org"},
+        "PATRON_NOT_FOUND",
     ),
 ]
 
 REGISTER_CASES = [
     *body_shape_cases(REGISTER),
-    *text_cases(REGISTER, "first_name", 100),
-    *text_cases(REGISTER, "last_name", 100),
-    *email_cases(REGISTER, "email"),
+    *each(REGISTER, "first_name", bad_text(100)),
+    *each(REGISTER, "last_name", bad_text(100)),
+    *each(REGISTER, "email", [*BAD_EMAIL, ("missing", DROP), ("null", None), ("blank", "     ")]),
+    *each(REGISTER, "category", [("unknown", "gold"), ("a number", 2), ("null", None)]),
+    *each(REGISTER, "membership_tier", [("unknown", "gold")]),
     invalid(REGISTER, "empty object", "body.first_name", {}),
-    invalid(REGISTER, "email missing", "body.email", body(REGISTER, email=DROP)),
-    invalid(REGISTER, "email null", "body.email", body(REGISTER, email=None)),
-    invalid(REGISTER, "email blank", "body.email", body(REGISTER, email="     ")),
-    invalid(REGISTER, "category unknown", "body.category", body(REGISTER, category="gold")),
-    invalid(REGISTER, "category a number", "body.category", body(REGISTER, category=2)),
-    invalid(
-        REGISTER,
-        "membership_tier unknown",
-        "body.membership_tier",
-        body(REGISTER, membership_tier="gold"),
-    ),
     extra_field(REGISTER, "nickname"),
-    refused(REGISTER, "email taken", "EMAIL_TAKEN", body(REGISTER, email="ada@example.org")),
+    refused(
+        REGISTER, "email taken", "EMAIL_TAKEN", {**VALID[REGISTER], "email": "ada@example.org"}
+    ),
     refused(
         REGISTER,
         "email taken in other case",
         "EMAIL_TAKEN",
-        body(REGISTER, email=" ADA@Example.org "),
+        {**VALID[REGISTER], "email": " ADA@Example.org "},
     ),
 ]
 
 SUSPEND_CASES = [
     *path_cases(SUSPEND),
     *body_shape_cases(SUSPEND),
-    *text_cases(SUSPEND, "reason", 500),
+    *each(SUSPEND, "reason", bad_text(500)),
     invalid(SUSPEND, "empty object", "body.reason", {}),
     extra_field(SUSPEND, "until"),
     refused(
         SUSPEND,
         "already suspended",
         "PATRON_ALREADY_SUSPENDED",
-        body(SUSPEND),
+        VALID[SUSPEND],
         patron_id=Ref("suspended"),
     ),
 ]
@@ -537,16 +527,22 @@ REINSTATE_CASES = [
 UPGRADE_CASES = [
     *path_cases(UPGRADE),
     *body_shape_cases(UPGRADE),
-    invalid(UPGRADE, "empty object", "body.category", {}),
-    invalid(UPGRADE, "category null", "body.category", body(UPGRADE, category=None)),
-    invalid(UPGRADE, "category unknown", "body.category", body(UPGRADE, category="gold")),
-    invalid(UPGRADE, "category a number", "body.category", body(UPGRADE, category=2)),
-    invalid(UPGRADE, "category a list", "body.category", body(UPGRADE, category=["premium"])),
+    *each(
+        UPGRADE,
+        "category",
+        [
+            ("missing", DROP),
+            ("null", None),
+            ("unknown", "gold"),
+            ("a number", 2),
+            ("a list", ["premium"]),
+        ],
+    ),
     invalid(
         UPGRADE, "membership_tier unknown", "body.membership_tier", {"membership_tier": "gold"}
     ),
     extra_field(UPGRADE, "reason"),
-    refused(UPGRADE, "not an upgrade", "NOT_AN_UPGRADE", body(UPGRADE, category="regular")),
+    refused(UPGRADE, "not an upgrade", "NOT_AN_UPGRADE", {"category": "regular"}),
 ]
 
 RENEW_MEMBERSHIP_CASES = path_cases(RENEW_MEMBERSHIP)
@@ -554,73 +550,58 @@ RENEW_MEMBERSHIP_CASES = path_cases(RENEW_MEMBERSHIP)
 PAY_CASES = [
     *path_cases(PAY),
     *body_shape_cases(PAY),
-    *money_cases(PAY, "amount"),
-    invalid(PAY, "amount missing", "body.amount", {}),
-    invalid(PAY, "amount null", "body.amount", body(PAY, amount=None)),
+    *each(PAY, "amount", [*BAD_MONEY, ("missing", DROP), ("null", None)]),
     extra_field(PAY, "currency"),
-    refused(PAY, "more than the balance", "PAYMENT_EXCEEDS_BALANCE", body(PAY, amount="999.00")),
-    refused(PAY, "nothing owed", "PAYMENT_EXCEEDS_BALANCE", body(PAY), patron_id=Ref("patron")),
+    refused(PAY, "more than the balance", "PAYMENT_EXCEEDS_BALANCE", {"amount": "999.00"}),
+    refused(PAY, "nothing owed", "PAYMENT_EXCEEDS_BALANCE", VALID[PAY], patron_id=Ref("patron")),
 ]
 
 OPEN_LOAN_CASES = [
     *body_shape_cases(OPEN_LOAN),
-    *uuid_cases(OPEN_LOAN, "patron_id"),
-    *uuid_cases(OPEN_LOAN, "book_id"),
-    *datetime_cases(OPEN_LOAN, "due_at"),
+    *each(OPEN_LOAN, "patron_id", [*BAD_UUID, ("missing", DROP), ("null", None)]),
+    *each(OPEN_LOAN, "book_id", BAD_UUID),
+    *each(
+        OPEN_LOAN,
+        "due_at",
+        [
+            *BAD_DATETIME,
+            ("in the past", "2026-03-01T00:00:00Z"),
+            ("after year 9999 in UTC", "9999-12-31T23:59:59-14:00"),
+        ],
+    ),
+    *(
+        spoil(OPEN_LOAN, f"barcode {what}", "body.barcode", book_id=DROP, barcode=value)
+        for what, value in [*BAD_BARCODE, ("with a NUL", "B12\x0034")]
+    ),
     invalid(OPEN_LOAN, "empty object", "body.patron_id", {}),
-    invalid(OPEN_LOAN, "patron_id missing", "body.patron_id", body(OPEN_LOAN, patron_id=DROP)),
-    invalid(OPEN_LOAN, "patron_id null", "body.patron_id", body(OPEN_LOAN, patron_id=None)),
-    invalid(
-        OPEN_LOAN,
-        "no book_id or barcode",
-        "body",
-        body(OPEN_LOAN, book_id=DROP),
-        mentions="book_id",
-    ),
-    invalid(
-        OPEN_LOAN,
-        "due_at in the past",
-        "body.due_at",
-        body(OPEN_LOAN, due_at="2026-03-01T00:00:00Z"),
-    ),
-    invalid(
-        OPEN_LOAN, "barcode a number", "body.barcode", body(OPEN_LOAN, book_id=DROP, barcode=1234)
-    ),
-    invalid(
-        OPEN_LOAN,
-        "barcode over 32",
-        "body.barcode",
-        body(OPEN_LOAN, book_id=DROP, barcode="B" * 33),
-    ),
-    invalid(OPEN_LOAN, "barcode empty", "body.barcode", body(OPEN_LOAN, book_id=DROP, barcode="")),
-    invalid(
-        OPEN_LOAN,
-        "barcode with a NUL",
-        "body.barcode",
-        body(OPEN_LOAN, book_id=DROP, barcode="B12\x0034"),
-    ),
+    spoil(OPEN_LOAN, "no book_id or barcode", "body", mentions="book_id", book_id=DROP),
     extra_field(OPEN_LOAN, "borrower_email"),
     unknown(
-        OPEN_LOAN, "patron_id unknown", body(OPEN_LOAN, patron_id=UNKNOWN_ID), "PATRON_NOT_FOUND"
+        OPEN_LOAN,
+        "patron_id unknown",
+        {**VALID[OPEN_LOAN], "patron_id": UNKNOWN_ID},
+        "PATRON_NOT_FOUND",
     ),
-    unknown(OPEN_LOAN, "book_id unknown", body(OPEN_LOAN, book_id=UNKNOWN_ID), "BOOK_NOT_FOUND"),
+    unknown(
+        OPEN_LOAN, "book_id unknown", {**VALID[OPEN_LOAN], "book_id": UNKNOWN_ID}, "BOOK_NOT_FOUND"
+    ),
     unknown(
         OPEN_LOAN,
         "barcode unknown",
-        body(OPEN_LOAN, book_id=DROP, barcode="NOPE-0000"),
+        {"patron_id": Ref("patron"), "barcode": "NOPE-0000"},
         "COPY_NOT_FOUND",
     ),
     refused(
         OPEN_LOAN,
         "copy on loan",
         "NO_COPY_AVAILABLE",
-        body(OPEN_LOAN, patron_id=Ref("debtor"), book_id=Ref("book_on_loan")),
+        {"patron_id": Ref("debtor"), "book_id": Ref("book_on_loan")},
     ),
     refused(
         OPEN_LOAN,
         "patron suspended",
         "PATRON_SUSPENDED",
-        body(OPEN_LOAN, patron_id=Ref("suspended")),
+        {**VALID[OPEN_LOAN], "patron_id": Ref("suspended")},
     ),
 ]
 
@@ -631,22 +612,70 @@ RENEW_CASES = [
 
 RETURN_LOAN_CASES = [
     *path_cases(RETURN_LOAN),
-    *body_shape_cases(RETURN_LOAN, body_required=False),
-    *datetime_cases(RETURN_LOAN, "returned_at"),
-    invalid(
+    *body_shape_cases(RETURN_LOAN, body_required=False),  # the body is optional
+    *each(
         RETURN_LOAN,
-        "returned_at in the future",
-        "body.returned_at",
-        body(RETURN_LOAN, returned_at="2030-01-01T00:00:00Z"),
-    ),
-    invalid(
-        RETURN_LOAN,
-        "returned_at before the loan",
-        "body.returned_at",
-        body(RETURN_LOAN, returned_at="2026-03-01T00:00:00Z"),
+        "returned_at",
+        [
+            *BAD_DATETIME,
+            ("in the future", "2030-01-01T00:00:00Z"),
+            ("before the loan", "2026-03-01T00:00:00Z"),
+            ("before year 1 in UTC", "0001-01-01T00:00:00+14:00"),
+        ],
     ),
     extra_field(RETURN_LOAN, "fine"),
 ]
+
+PLACE_HOLD_CASES = [
+    *path_cases(PLACE_HOLD),
+    *body_shape_cases(PLACE_HOLD),
+    *each(PLACE_HOLD, "patron_id", [*BAD_UUID, ("missing", DROP), ("null", None)]),
+    *each(PLACE_HOLD, "open_ended", [("a list", [True]), ("an object", {}), ("a word", "maybe")]),
+    extra_field(PLACE_HOLD, "position"),
+    unknown(PLACE_HOLD, "patron_id unknown", {"patron_id": UNKNOWN_ID}, "PATRON_NOT_FOUND"),
+    refused(PLACE_HOLD, "patron suspended", "PATRON_SUSPENDED", {"patron_id": Ref("suspended")}),
+    refused(
+        PLACE_HOLD,
+        "already on loan to the patron",
+        "ALREADY_ON_LOAN_TO_PATRON",
+        {"patron_id": Ref("patron")},
+        book_id=Ref("book_on_loan"),
+    ),
+    refused(
+        PLACE_HOLD,
+        "a second hold on the book",
+        "DUPLICATE_HOLD",
+        {"patron_id": Ref("debtor")},
+        book_id=Ref("book_on_loan"),
+    ),
+    refused(
+        PLACE_HOLD,
+        "open-ended for a regular patron",
+        "OPEN_ENDED_NOT_ALLOWED",
+        {"patron_id": Ref("patron"), "open_ended": True},
+    ),
+]
+
+CANCEL_HOLD_CASES = [
+    *path_cases(CANCEL_HOLD),
+    refused(CANCEL_HOLD, "hold already ended", "HOLD_NOT_ACTIVE", hold_id=Ref("cancelled_hold")),
+]
+
+WAIVE_CASES = [
+    *path_cases(WAIVE),
+    *body_shape_cases(WAIVE),
+    *each(WAIVE, "amount", [*BAD_MONEY, ("missing", DROP), ("null", None)]),
+    *each(WAIVE, "reason", bad_text(500)),
+    extra_field(WAIVE, "approved_by"),
+    refused(
+        WAIVE,
+        "more than the balance",
+        "PAYMENT_EXCEEDS_BALANCE",
+        {"amount": "999.00", "reason": "goodwill"},
+    ),
+]
+
+HEADER_CASES = [case for route in VALID for case in header_cases(route)]
 
 CASES: list[Case] = [
     *ADD_BOOK_CASES,
@@ -662,6 +691,10 @@ CASES: list[Case] = [
     *OPEN_LOAN_CASES,
     *RENEW_CASES,
     *RETURN_LOAN_CASES,
+    *PLACE_HOLD_CASES,
+    *CANCEL_HOLD_CASES,
+    *WAIVE_CASES,
+    *HEADER_CASES,
 ]
 
 
@@ -669,16 +702,15 @@ CASES: list[Case] = [
 
 
 def request_of(case: Case, world: Mapping[str, str]) -> tuple[str, bytes | None, dict[str, str]]:
-    params = {
-        k: str(resolve(v, world)) for k, v in (TARGET.get(case.route, {}) | dict(case.path)).items()
-    }
-    url = case.route.format(**params)
+    path = TARGET.get(case.route, {}) | dict(case.path)
+    url = case.route.format(**{k: resolve(v, world) for k, v in path.items()})
+    headers = dict(case.headers)
     if case.content is not None:
-        return url, case.content, {"content-type": case.content_type}
+        return url, case.content, headers | {"content-type": case.content_type}
     if case.json is NO_BODY:
-        return url, None, {}
-    payload = json.dumps(resolve(case.json, world)).encode()
-    return url, payload, {"content-type": "application/json"}
+        return url, None, headers
+    payload = json.dumps(resolve(case.json, world)).encode()  # ASCII: escapes lone surrogates
+    return url, payload, headers | {"content-type": "application/json"}
 
 
 def assert_problem(response: httpx.Response, case: Case) -> dict[str, Any]:
@@ -717,35 +749,46 @@ def assert_names_the_rule(problem: Mapping[str, Any], case: Case) -> None:
     assert case.code in codes, f"{case.code} not in {codes}"
 
 
+def post_routes(routes: Iterable[Any], prefix: str = "") -> set[str]:
+    """The POST paths among `routes`, looking inside included routers (newer FastAPI keeps an
+    included router as a wrapper instead of copying its routes into the app)."""
+    found: set[str] = set()
+    for route in routes:
+        if isinstance(route, APIRoute):
+            if "POST" in route.methods:
+                found.add(prefix + route.path)
+        elif (router := getattr(route, "original_router", None)) is not None:
+            inner = prefix + getattr(getattr(route, "include_context", None), "prefix", "")
+            found |= post_routes(router.routes, inner)
+    return found
+
+
+def app_post_routes() -> set[str]:
+    app = create_app()
+    routes = post_routes(app.routes)
+    documented = {p for p, operations in app.openapi()["paths"].items() if "post" in operations}
+    assert documented <= routes, "the route walk missed a documented POST route"
+    return routes
+
+
 # --- tests -----------------------------------------------------------------------------------
 
 
-def post_routes() -> set[str]:
-    return {
-        route.path
-        for route in create_app().routes
-        if isinstance(route, APIRoute) and "POST" in route.methods
-    }
-
-
 def test_the_table_covers_every_post_route() -> None:
-    assert {case.route for case in CASES} == post_routes()
+    assert {case.route for case in CASES} == app_post_routes()
 
 
 def test_every_route_with_an_id_has_path_cases() -> None:
-    for route in post_routes():
-        if "{" not in route:
-            continue
+    for route in app_post_routes() - {ADD_BOOK, REGISTER, OPEN_LOAN}:
         statuses = {c.status for c in CASES if c.route == route and c.path}
         assert {404, 422} <= statuses, route
 
 
 def test_every_route_with_a_body_has_body_cases() -> None:
-    with_body = {route for route, valid in VALID.items() if valid is not NO_BODY}
-    for route in with_body:
+    for route in (r for r, valid in VALID.items() if valid is not NO_BODY):
         names = {c.name for c in CASES if c.route == route}
         assert {"malformed json", "plain text body", "json array instead of object"} <= names
-        assert any(c.name.startswith("unknown field") for c in CASES if c.route == route)
+        assert any(name.startswith("unknown field") for name in names), route
 
 
 def test_case_ids_are_unique() -> None:
@@ -763,7 +806,8 @@ async def test_bad_input_is_a_problem_and_changes_nothing(
     api: httpx.AsyncClient, engines: Engines, world: dict[str, str], case: Case
 ) -> None:
     url, content, headers = request_of(case, world)
-    before_api, before_db = await api_state(api), await db_rows(engines)
+    api_before, rows_before = await api_state(api), await db_rows(engines)
+    assert len(rows_before["loans"]) == len(api_before["/loans?limit=200"]["items"]) == 2
 
     response = await api.post(url, content=content, headers=headers)
 
@@ -772,9 +816,7 @@ async def test_bad_input_is_a_problem_and_changes_nothing(
         assert_names_the_field(problem, case)
     elif case.status == 409:
         assert_names_the_rule(problem, case)
-    elif case.code is not None:
-        assert problem["code"] == case.code
     else:
-        assert problem["code"].endswith("NOT_FOUND")
-    assert await api_state(api) == before_api
-    assert await db_rows(engines) == before_db
+        assert problem["code"] == case.code if case.code else problem["code"].endswith("NOT_FOUND")
+    assert await api_state(api) == api_before
+    assert await db_rows(engines) == rows_before

@@ -5,7 +5,7 @@ and leaving without commit keeps nothing."""
 from __future__ import annotations
 
 import copy
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import TracebackType
@@ -16,7 +16,8 @@ from shelfmark.catalog.domain.model import Book
 from shelfmark.catalog.domain.values import Barcode, Isbn
 from shelfmark.lending.domain.checkout import ShelfCopy
 from shelfmark.lending.domain.fees import FeeAccount
-from shelfmark.lending.domain.model import Loan
+from shelfmark.lending.domain.holds import Hold, HoldStatus
+from shelfmark.lending.domain.model import Loan, LoanStatus
 from shelfmark.lending.domain.rules import Borrower
 from shelfmark.patrons.domain.model import Patron
 from shelfmark.patrons.domain.values import Email
@@ -32,6 +33,7 @@ class InMemoryDatabase:
     patrons: dict[UUID, Patron] = field(default_factory=dict)
     loans: dict[UUID, Loan] = field(default_factory=dict)
     accounts: dict[UUID, FeeAccount] = field(default_factory=dict)
+    holds: dict[UUID, Hold] = field(default_factory=dict)
     outbox: list[DomainEvent] = field(default_factory=list)
 
 
@@ -123,6 +125,18 @@ class FakeLoanRepository(FakeRepository[Loan]):
             return None
         return self._load(max(returned, key=lambda x: (x.returned_at, x.id)).id)
 
+    async def has_open_loan_of(self, patron_id: UUID, book_id: UUID) -> bool:
+        return any(
+            x.patron_id == patron_id and x.book_id == book_id and x.is_open
+            for x in self.table.values()
+        )
+
+    async def open_ids_due_before(
+        self, instant: datetime, status: LoanStatus | None = None
+    ) -> list[UUID]:
+        due = [x for x in self.table.values() if x.is_open and x.due_at < instant]
+        return [x.id for x in sorted(due, key=lambda x: x.due_at) if status in (None, x.status)]
+
     async def record_of(self, patron_id: UUID, now: datetime) -> tuple[int, int]:
         mine = [
             loan for loan in self.table.values() if loan.patron_id == patron_id and loan.is_open
@@ -138,6 +152,46 @@ class FakeLoanRepository(FakeRepository[Loan]):
                 if k != key
             ):
                 raise ConcurrencyConflict("uq_loans_open_copy")
+
+
+class FakeHoldRepository(FakeRepository[Hold]):
+    async def get(self, hold_id: UUID) -> Hold | None:
+        return self._load(hold_id)
+
+    def _where(self, keep: Callable[[Hold], bool]) -> list[Hold]:
+        keys = [k for k, h in sorted(self.table.items(), key=lambda kv: kv[1].queue_number)]
+        loaded = [h for k in keys if (h := self._load(k)) is not None]
+        return [h for h in loaded if keep(self.table[h.id])]
+
+    async def waiting_for_book(self, book_id: UUID) -> list[Hold]:
+        return self._where(lambda h: h.book_id == book_id and h.status is HoldStatus.WAITING)
+
+    async def ready_for_copy(self, copy_id: UUID) -> Hold | None:
+        found = self._where(lambda h: h.copy_id == copy_id and h.status is HoldStatus.READY)
+        return found[0] if found else None
+
+    async def active_for_patron(self, patron_id: UUID) -> list[Hold]:
+        return self._where(lambda h: h.patron_id == patron_id and h.status.is_active)
+
+    async def next_queue_number(self, book_id: UUID) -> int:
+        numbers = [h.queue_number for h in self.table.values() if h.book_id == book_id]
+        return max(numbers, default=0) + 1
+
+    async def expiring_ids(self, now: datetime) -> list[UUID]:
+        return [k for k, h in self.table.items() if h.is_expired(now)]
+
+    def check(self, pending: dict[UUID, Hold]) -> None:
+        super().check(pending)
+        for key, hold in pending.items():
+            others = [h for k, h in self.table.items() if k != key]
+            if any(
+                h.book_id == hold.book_id and h.queue_number == hold.queue_number for h in others
+            ):
+                raise ConcurrencyConflict("uq_holds_book_id_queue_number")
+            if hold.status is HoldStatus.READY and any(
+                h.status is HoldStatus.READY and h.copy_id == hold.copy_id for h in others
+            ):
+                raise ConcurrencyConflict("uq_holds_ready_copy")
 
 
 class FakeFeeAccountRepository(FakeRepository[FeeAccount]):
@@ -158,8 +212,18 @@ class FakeCopyAvailability:
         if book is None:
             return None
         out = {loan.copy_id for loan in self.db.loans.values() if loan.is_open}
+        kept = {
+            h.copy_id: h.patron_id for h in self.db.holds.values() if h.status is HoldStatus.READY
+        }
         return [
-            ShelfCopy(c.id, c.barcode.value, c.circulation.value, c.replacement_cost, c.id in out)
+            ShelfCopy(
+                c.id,
+                c.barcode.value,
+                c.circulation.value,
+                c.replacement_cost,
+                c.id in out,
+                kept.get(c.id),
+            )
             for c in sorted(book.copies, key=lambda c: c.barcode.value)
         ]
 
@@ -231,6 +295,7 @@ class FakeLendingUnitOfWork(FakeUnitOfWork):
     def _open(self) -> Sequence[FakeRepository[Any]]:
         self.loans = FakeLoanRepository(self.db.loans)
         self.accounts = FakeFeeAccountRepository(self.db.accounts)
+        self.holds = FakeHoldRepository(self.db.holds)
         self.patrons = FakePatronStanding(self.db)
         self.copies = FakeCopyAvailability(self.db)
-        return [self.loans, self.accounts]
+        return [self.loans, self.holds, self.accounts]

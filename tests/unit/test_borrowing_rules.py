@@ -10,6 +10,8 @@ from shelfmark.seedwork.domain import InvalidValue
 from tests.support.clock import MONDAY
 from tests.unit.lending_builders import POLICY, shelf_copy, standing
 
+PATRON = uuid.uuid4()
+
 
 def codes(s: Standing) -> list[str]:
     return [r.code for r in failing(BORROWING_RULES, s)]
@@ -82,36 +84,40 @@ def test_renewal_ignores_the_loan_limit_only() -> None:
 
 
 def test_reference_copies_are_never_lent() -> None:
-    copy, reasons = choose_copy([shelf_copy("reference")], POLICY.for_category("researcher"), None)
+    copy, reasons = choose_copy(
+        [shelf_copy("reference")], POLICY.for_category("researcher"), PATRON, None
+    )
     assert copy is None and [r.code for r in reasons] == ["REFERENCE_ONLY"]
 
 
 def test_restricted_copies_go_to_researchers_only() -> None:
     restricted = shelf_copy("restricted")
-    _, reasons = choose_copy([restricted], POLICY.for_category("premium"), None)
+    _, reasons = choose_copy([restricted], POLICY.for_category("premium"), PATRON, None)
     assert [r.code for r in reasons] == ["RESTRICTED_FOR_CATEGORY"]
-    chosen, reasons = choose_copy([restricted], POLICY.for_category("researcher"), None)
+    chosen, reasons = choose_copy([restricted], POLICY.for_category("researcher"), PATRON, None)
     assert chosen == restricted and reasons == []
 
 
 def test_the_first_copy_the_patron_may_take_is_chosen() -> None:
     free = shelf_copy()
     copies = [shelf_copy("reference"), shelf_copy(on_loan=True), free]
-    chosen, _ = choose_copy(copies, POLICY.for_category("regular"), None)
+    chosen, _ = choose_copy(copies, POLICY.for_category("regular"), PATRON, None)
     assert chosen == free
 
 
 def test_all_on_loan_means_no_copy_available() -> None:
-    _, reasons = choose_copy([shelf_copy(on_loan=True)] * 2, POLICY.for_category("regular"), None)
+    _, reasons = choose_copy(
+        [shelf_copy(on_loan=True)] * 2, POLICY.for_category("regular"), PATRON, None
+    )
     assert [r.code for r in reasons] == ["NO_COPY_AVAILABLE"]
 
 
 def test_a_named_copy() -> None:
     named = shelf_copy(barcode="WANTED")
-    chosen, _ = choose_copy([shelf_copy(), named], POLICY.for_category("regular"), "WANTED")
+    chosen, _ = choose_copy([shelf_copy(), named], POLICY.for_category("regular"), PATRON, "WANTED")
     assert chosen == named
     with pytest.raises(CopyNotFound):
-        choose_copy([named], POLICY.for_category("regular"), "OTHER")
+        choose_copy([named], POLICY.for_category("regular"), PATRON, "OTHER")
 
 
 def test_checkout_snapshots_the_policy_on_the_loan() -> None:
@@ -140,3 +146,22 @@ def test_staff_may_set_a_future_due_date_only() -> None:
             actor="desk",
             due_at=MONDAY,
         )
+
+
+def test_a_copy_kept_for_another_patron_is_not_lent() -> None:
+    kept = shelf_copy()
+    kept = type(kept)(
+        kept.copy_id, kept.barcode, "circulating", kept.replacement_cost, False, uuid.uuid4()
+    )
+    _, reasons = choose_copy([kept], POLICY.for_category("regular"), PATRON, None)
+    assert [r.code for r in reasons] == ["COPY_HELD_FOR_ANOTHER_PATRON"]
+
+
+def test_the_copy_kept_for_the_patron_is_the_one_they_get() -> None:
+    free = shelf_copy()
+    held = shelf_copy()
+    held = type(held)(
+        held.copy_id, held.barcode, "circulating", held.replacement_cost, False, PATRON
+    )
+    chosen, _ = choose_copy([free, held], POLICY.for_category("regular"), PATRON, None)
+    assert chosen == held

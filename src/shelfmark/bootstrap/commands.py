@@ -11,6 +11,7 @@ from shelfmark.catalog.application import handlers as catalog_handlers
 from shelfmark.catalog.infrastructure.unit_of_work import SqlAlchemyCatalogUnitOfWork
 from shelfmark.lending.application import commands as lending
 from shelfmark.lending.application import handlers as lending_handlers
+from shelfmark.lending.application import hold_handlers
 from shelfmark.lending.infrastructure.unit_of_work import SqlAlchemyLendingUnitOfWork
 from shelfmark.patrons.application import commands as patrons
 from shelfmark.patrons.application import handlers as patron_handlers
@@ -71,5 +72,12 @@ def command_handlers(app: Shelfmark) -> dict[type, Handler]:
         ),
         lending.RecordPayment: lambda c: lending_handlers.record_payment(
             c, lending_uow(), app.clock
+        ),
+        lending.WaiveFees: lambda c: lending_handlers.waive_fees(c, lending_uow(), app.clock),
+        lending.PlaceHold: lambda c: hold_handlers.place_hold(
+            c, lending_uow(), app.clock, app.policy
+        ),
+        lending.CancelHold: lambda c: hold_handlers.cancel_hold(
+            c, lending_uow(), app.clock, app.policy
         ),
     }

@@ -10,16 +10,19 @@ from shelfmark.bootstrap.commands import command_handlers
 from shelfmark.catalog.application.ports import BookReader
 from shelfmark.catalog.infrastructure.readers import SqlBookReader
 from shelfmark.config import Settings
+from shelfmark.lending.application.jobs import DailyReport, run_daily_jobs
 from shelfmark.lending.application.ports import LoanReader
 from shelfmark.lending.domain.policies import LendingPolicy
 from shelfmark.lending.infrastructure.policy_source import load_policy
 from shelfmark.lending.infrastructure.readers import SqlLoanReader
+from shelfmark.lending.infrastructure.unit_of_work import SqlAlchemyLendingUnitOfWork
 from shelfmark.patrons.application.ports import PatronReader
 from shelfmark.patrons.infrastructure.readers import SqlPatronReader
 from shelfmark.seedwork.application import with_retries
 from shelfmark.seedwork.clock import Clock, SystemClock
 from shelfmark.seedwork.infrastructure.database import Engines, create_engines
 from shelfmark.seedwork.infrastructure.idempotency import IdempotencyStore
+from shelfmark.seedwork.infrastructure.job_runs import SqlJobRuns
 
 Handler = Callable[[Any], Awaitable[Any]]
 
@@ -41,12 +44,20 @@ class Shelfmark:
     policy: LendingPolicy
     readers: Readers
     idempotency: IdempotencyStore
+    job_runs: SqlJobRuns
     handlers: dict[type, Handler] = field(default_factory=dict)
 
     async def execute(self, command: object) -> Any:
         """Runs a command's handler in a fresh unit of work, again if a concurrent writer won."""
         handler = self.handlers[type(command)]
         return await with_retries(lambda: handler(command))
+
+    async def run_daily_jobs(self) -> DailyReport:
+        """Registers overdue loans, ages lost ones, sends due-soon notices, expires holds."""
+        engine = self.engines.write
+        return await run_daily_jobs(
+            lambda: SqlAlchemyLendingUnitOfWork(engine), self.clock.now(), self.policy
+        )
 
     async def dispose(self) -> None:
         await self.engines.dispose()
@@ -75,6 +86,7 @@ def bootstrap(
             loans=SqlLoanReader(engines.read),
         ),
         idempotency=IdempotencyStore(engines.write, ttl_hours=settings.idempotency_ttl_hours),
+        job_runs=SqlJobRuns(engines.write),
     )
     app.handlers = command_handlers(app)
     return app

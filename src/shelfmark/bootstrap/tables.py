@@ -3,12 +3,13 @@
 from shelfmark.catalog.infrastructure import orm as catalog_tables
 from shelfmark.lending.infrastructure import orm as lending_tables
 from shelfmark.patrons.infrastructure import orm as patron_tables
-from shelfmark.seedwork.infrastructure import idempotency, outbox
+from shelfmark.seedwork.infrastructure import idempotency, job_runs, outbox
 from shelfmark.seedwork.infrastructure.metadata import metadata
 
 __all__ = [
     "catalog_tables",
     "idempotency",
+    "job_runs",
     "lending_tables",
     "metadata",
     "outbox",

@@ -74,6 +74,26 @@ def serve(
     )
 
 
+jobs = typer.Typer(help="The daily circulation jobs.", no_args_is_help=True)
+app.add_typer(jobs, name="jobs")
+
+
+async def _run_daily(settings: Settings) -> None:
+    shelfmark = bootstrap(settings)
+    try:
+        report = await shelfmark.run_daily_jobs()
+    finally:
+        await shelfmark.dispose()
+    for job, changed in report.changed.items():
+        typer.echo(f"{job}: {changed}")
+
+
+@jobs.command("run-daily")
+def run_daily() -> None:
+    """Run the daily jobs now: overdue, lost, due-soon notices, hold expiry. Safe to repeat."""
+    asyncio.run(_run_daily(_settings()))
+
+
 @app.command()
 def seed(
     books: Annotated[int, typer.Option(min=0, help="How many books to add.")] = 1000,

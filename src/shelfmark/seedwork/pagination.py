@@ -6,9 +6,11 @@ import base64
 import binascii
 import json
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 from shelfmark.seedwork.domain import InvalidValue
+from shelfmark.seedwork.text import has_control_characters
 
 T = TypeVar("T")
 
@@ -36,20 +38,30 @@ def encode_cursor(key: tuple[Any, ...]) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str | None, arity: int) -> tuple[Any, ...] | None:
-    """The opaque cursor back to its sort key; anything malformed is the caller's error."""
+def _typed(value: object, kind: type) -> object:
+    if not isinstance(value, str) or has_control_characters(value):
+        raise ValueError(value)
+    if kind is datetime:
+        instant = datetime.fromisoformat(value)
+        if instant.tzinfo is None:
+            raise ValueError(value)
+        return instant
+    return kind(value)
+
+
+def decode_cursor(cursor: str | None, *kinds: type) -> tuple[Any, ...] | None:
+    """The opaque cursor back to its sort key, each part as `kinds` says (str, UUID,
+    datetime); anything malformed is the caller's error, never ours."""
     if not cursor:
         return None
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         values = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        if not isinstance(values, list) or len(values) != len(kinds):
+            raise ValueError(values)
+        return tuple(_typed(v, k) for v, k in zip(values, kinds, strict=True))
     except (binascii.Error, ValueError, UnicodeDecodeError):
         raise InvalidValue("query.cursor", "the cursor is not one this service issued") from None
-    if not isinstance(values, list) or len(values) != arity:
-        raise InvalidValue("query.cursor", "the cursor is not one this service issued")
-    if not all(isinstance(v, str | int | float) for v in values):
-        raise InvalidValue("query.cursor", "the cursor is not one this service issued")
-    return tuple(values)
 
 
 def page_of(rows: list[T], request: PageRequest, key: Any) -> Page[T]:

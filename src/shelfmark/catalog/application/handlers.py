@@ -18,7 +18,7 @@ from shelfmark.seedwork.money import Money
 
 
 async def add_book(command: AddBook, uow: CatalogUnitOfWork, clock: Clock) -> BookId:
-    isbn = Isbn.parse(command.isbn) if command.isbn else None
+    isbn = Isbn.parse(command.isbn) if command.isbn is not None else None
     async with uow:
         if isbn and await uow.books.isbn_taken(isbn):
             raise IsbnTaken(f"a book with ISBN {isbn.value} already exists")
@@ -38,7 +38,7 @@ async def add_book(command: AddBook, uow: CatalogUnitOfWork, clock: Clock) -> Bo
 
 
 async def add_copy(command: AddCopy, uow: CatalogUnitOfWork, clock: Clock) -> CopyId:
-    barcode = Barcode.parse(command.barcode) if command.barcode else generated_barcode()
+    barcode = Barcode.parse(command.barcode) if command.barcode is not None else generated_barcode()
     cost = (
         Money.parse(command.replacement_cost, "replacement_cost")
         if command.replacement_cost is not None

@@ -39,8 +39,7 @@ class SqlBookReader:
     async def list(self, filters: BookFilter, page: PageRequest) -> Page[BookSummary]:
         query = _filtered(select(books), filters).order_by(books.c.title, books.c.id)
         if page.after is not None:
-            title, book_id = page.after
-            query = query.where(tuple_(books.c.title, books.c.id) > (title, UUID(str(book_id))))
+            query = query.where(tuple_(books.c.title, books.c.id) > page.after)
         async with self._engine.connect() as connection:
             rows = (await connection.execute(query.limit(page.limit + 1))).all()
             ids = [r.id for r in rows]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -9,10 +11,11 @@ from fastapi import FastAPI
 
 from shelfmark.bootstrap import Shelfmark, bootstrap
 from shelfmark.config import Settings
-from shelfmark.entrypoints.http import catalog, health, lending, patrons
+from shelfmark.entrypoints.http import catalog, health, holds, lending, patrons
 from shelfmark.entrypoints.http.errors import install_error_handlers
 from shelfmark.entrypoints.http.idempotency import IdempotencyMiddleware
 from shelfmark.entrypoints.http.request_id import RequestIdMiddleware
+from shelfmark.entrypoints.workers.scheduler import DailyScheduler
 
 
 def create_app(settings: Settings | None = None, *, shelfmark: Shelfmark | None = None) -> FastAPI:
@@ -20,12 +23,19 @@ def create_app(settings: Settings | None = None, *, shelfmark: Shelfmark | None 
 
     @asynccontextmanager
     async def lifespan(api: FastAPI) -> AsyncIterator[None]:
-        api.state.shelfmark = shelfmark or bootstrap(settings)
+        app = api.state.shelfmark = shelfmark or bootstrap(settings)
+        scheduler = None
+        if app.settings.scheduler_enabled:
+            scheduler = asyncio.create_task(DailyScheduler(app).run(), name="daily-scheduler")
         try:
             yield
         finally:
+            if scheduler is not None:
+                scheduler.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await scheduler
             if shelfmark is None:
-                await api.state.shelfmark.dispose()
+                await app.dispose()
 
     api = FastAPI(
         title="Shelfmark",
@@ -36,7 +46,7 @@ def create_app(settings: Settings | None = None, *, shelfmark: Shelfmark | None 
     if shelfmark is not None:
         api.state.shelfmark = shelfmark
     install_error_handlers(api)
-    for module in (catalog, patrons, lending, health):
+    for module in (catalog, patrons, lending, holds, health):
         api.include_router(module.router)
     api.add_middleware(
         IdempotencyMiddleware,

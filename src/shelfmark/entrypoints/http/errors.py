@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from http import HTTPStatus
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -30,6 +31,8 @@ async def _domain_error(_: Request, error: Exception) -> JSONResponse:
     extra: dict[str, Any] = {}
     if isinstance(error, RulesViolated):
         extra["reasons"] = [{"code": r.code, "detail": r.detail} for r in error.reasons]
+    elif isinstance(error, Conflict):
+        extra["reasons"] = [{"code": error.code, "detail": error.detail}]
     if isinstance(error, InvalidValue):
         field = error.field if "." in error.field else f"body.{error.field}"
         extra["errors"] = [{"field": field, "message": error.detail}]
@@ -45,6 +48,9 @@ async def _validation_error(_: Request, error: Exception) -> JSONResponse:
 
 async def _http_error(_: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, StarletteHTTPException)
+    if error.status_code == HTTPStatus.BAD_REQUEST:  # a body that is not JSON at all
+        errors = [{"field": "body", "message": str(error.detail)}]
+        return problem(422, "the body is not valid JSON", code="INVALID_INPUT", errors=errors)
     code = str(error.detail).upper().replace(" ", "_")
     return problem(error.status_code, str(error.detail), code=code, headers=error.headers)
 

@@ -8,9 +8,10 @@ from typing import Annotated, Literal, Self
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Request, Response, status
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from shelfmark.entrypoints.http.deps import App, CallerDep
+from shelfmark.entrypoints.http.fields import BarcodeIn, EmailIn, Instant, Text
 from shelfmark.entrypoints.http.responses import PageOut, page_out, with_etag
 from shelfmark.entrypoints.http.schemas import LoanOut
 from shelfmark.lending.application.commands import (
@@ -19,6 +20,7 @@ from shelfmark.lending.application.commands import (
     RenewLoan,
     ReturnBook,
     ReturnLoan,
+    WaiveFees,
 )
 from shelfmark.lending.application.queries import LoanFilter
 from shelfmark.lending.domain.errors import LoanNotFound, PatronNotFound
@@ -26,16 +28,14 @@ from shelfmark.seedwork.pagination import PageRequest, decode_cursor
 
 router = APIRouter(tags=["lending"])
 
-Barcode = Annotated[str, Field(min_length=1, max_length=32)]
-Email = Annotated[str, Field(min_length=3, max_length=254)]
 StatusIn = Literal["active", "overdue", "returned", "lost"]
 
 
 class Borrowing(BaseModel):
     model_config = ConfigDict(extra="forbid")
     patron_id: UUID | None = None
-    borrower_email: Email | None = None
-    barcode: Barcode | None = None
+    borrower_email: EmailIn | None = None
+    barcode: BarcodeIn | None = None
 
     @model_validator(mode="after")
     def _names_a_borrower(self) -> Self:
@@ -48,8 +48,8 @@ class NewLoan(BaseModel):
     model_config = ConfigDict(extra="forbid")
     patron_id: UUID
     book_id: UUID | None = None
-    barcode: Barcode | None = None
-    due_at: AwareDatetime | None = None
+    barcode: BarcodeIn | None = None
+    due_at: Instant | None = None
 
     @model_validator(mode="after")
     def _names_a_copy(self) -> Self:
@@ -60,19 +60,25 @@ class NewLoan(BaseModel):
 
 class BookReturn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    barcode: Barcode | None = None
-    borrower_email: Email | None = None
-    returned_at: AwareDatetime | None = None
+    barcode: BarcodeIn | None = None
+    borrower_email: EmailIn | None = None
+    returned_at: Instant | None = None
 
 
 class LoanReturn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    returned_at: AwareDatetime | None = None
+    returned_at: Instant | None = None
 
 
 class Payment(BaseModel):
     model_config = ConfigDict(extra="forbid")
     amount: Decimal = Field(gt=0, max_digits=9, decimal_places=2)
+
+
+class Waiver(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    amount: Decimal = Field(gt=0, max_digits=9, decimal_places=2)
+    reason: Text = Field(min_length=1, max_length=500)
 
 
 class EntryOut(BaseModel):
@@ -100,7 +106,7 @@ async def _loans_page(
     app: App, response: Response, filters: LoanFilter, limit: int, cursor: str | None
 ) -> PageOut[LoanOut]:
     page = await app.readers.loans.list(
-        filters, PageRequest(limit, decode_cursor(cursor, 2)), app.clock.now()
+        filters, PageRequest(limit, decode_cursor(cursor, datetime, UUID)), app.clock.now()
     )
     return page_out(response, [LoanOut.of(v) for v in page.items], page.next_cursor)
 
@@ -124,7 +130,10 @@ async def borrow(book_id: UUID, body: Borrowing, app: App, caller: CallerDep) ->
 
 
 @router.post("/books/{book_id}/return", response_model=LoanOut)
-async def return_book(book_id: UUID, body: BookReturn, app: App, caller: CallerDep) -> LoanOut:
+async def return_book(
+    book_id: UUID, app: App, caller: CallerDep, body: BookReturn | None = None
+) -> LoanOut:
+    body = body or BookReturn()
     loan_id = await app.execute(
         ReturnBook(book_id, body.barcode, body.borrower_email, body.returned_at, caller.actor)
     )
@@ -211,6 +220,17 @@ async def account(patron_id: UUID, app: App) -> AccountOut:
 )
 async def pay(patron_id: UUID, body: Payment, app: App, caller: CallerDep) -> EntryOut:
     entry = await app.execute(RecordPayment(patron_id, body.amount, caller.actor))
+    return EntryOut(
+        id=entry.id, kind=entry.kind.value, amount=str(entry.amount), at=entry.at, loan_id=None
+    )
+
+
+@router.post(
+    "/patrons/{patron_id}/waivers", status_code=status.HTTP_201_CREATED, response_model=EntryOut
+)
+async def waive(patron_id: UUID, body: Waiver, app: App, caller: CallerDep) -> EntryOut:
+    """Staff forgive part of the balance (never more than is owed), saying why."""
+    entry = await app.execute(WaiveFees(patron_id, body.amount, body.reason, caller.actor))
     return EntryOut(
         id=entry.id, kind=entry.kind.value, amount=str(entry.amount), at=entry.at, loan_id=None
     )

@@ -9,6 +9,8 @@ from fastapi import APIRouter, Query, Request, Response, status
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 from shelfmark.entrypoints.http.deps import App, CallerDep
+from shelfmark.entrypoints.http.fields import EmailIn, Text
+from shelfmark.entrypoints.http.holds import HoldOut
 from shelfmark.entrypoints.http.responses import PageOut, page_out, with_etag
 from shelfmark.entrypoints.http.schemas import LoanOut, PatronOut
 from shelfmark.lending.application.summaries import borrower_summary
@@ -30,9 +32,9 @@ CategoryIn = Literal["regular", "premium", "researcher"]
 
 class NewPatron(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    first_name: str = Field(min_length=1, max_length=100)
-    last_name: str = Field(min_length=1, max_length=100)
-    email: str = Field(min_length=3, max_length=254)
+    first_name: Text = Field(min_length=1, max_length=100)
+    last_name: Text = Field(min_length=1, max_length=100)
+    email: EmailIn
     category: CategoryIn = Field(
         "regular", validation_alias=AliasChoices("category", "membership_tier")
     )
@@ -40,7 +42,7 @@ class NewPatron(BaseModel):
 
 class Suspension(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    reason: str = Field(min_length=1, max_length=500)
+    reason: Text = Field(min_length=1, max_length=500)
 
 
 class Upgrade(BaseModel):
@@ -55,7 +57,7 @@ class Block(BaseModel):
 
 class PatronDetailsOut(PatronOut):
     loans: list[LoanOut]
-    holds: list[dict[str, object]]
+    holds: list[HoldOut]
     balance: str
     blocks: list[Block]
 
@@ -64,15 +66,15 @@ class PatronDetailsOut(PatronOut):
 async def list_patrons(
     app: App,
     response: Response,
-    q: Annotated[str | None, Query(max_length=200)] = None,
+    q: Annotated[Text | None, Query(max_length=200)] = None,
     category: CategoryIn | None = None,
     suspended: bool | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: Annotated[str | None, Query(max_length=1000)] = None,
+    cursor: Annotated[Text | None, Query(max_length=1000)] = None,
 ) -> PageOut[PatronOut]:
     page = await app.readers.patrons.list(
         PatronFilter(q=q, category=category, suspended=suspended),
-        PageRequest(limit, decode_cursor(cursor, 3)),
+        PageRequest(limit, decode_cursor(cursor, str, str, UUID)),
     )
     return page_out(response, [PatronOut.of(p) for p in page.items], page.next_cursor)
 
@@ -127,7 +129,7 @@ async def _details(app: App, patron_id: UUID) -> PatronDetailsOut:
     return PatronDetailsOut(
         **PatronOut.of(patron).model_dump(),
         loans=[LoanOut.of(loan) for loan in summary.loans],
-        holds=[],
+        holds=[HoldOut.of(h) for h in summary.holds],
         balance=str(summary.balance),
         blocks=[Block(code=b.code, detail=b.detail) for b in summary.blocks],
     )

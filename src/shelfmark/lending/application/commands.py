@@ -52,3 +52,27 @@ class RecordPayment:
     patron_id: UUID
     amount: Decimal
     actor: str = "system"
+
+
+@dataclass(frozen=True)
+class WaiveFees:
+    """Staff forgive an amount of a patron's balance, saying why."""
+
+    patron_id: UUID
+    amount: Decimal
+    reason: str
+    actor: str = "system"
+
+
+@dataclass(frozen=True)
+class PlaceHold:
+    book_id: UUID
+    patron_id: UUID
+    open_ended: bool = False
+    actor: str = "system"
+
+
+@dataclass(frozen=True)
+class CancelHold:
+    hold_id: UUID
+    actor: str = "system"

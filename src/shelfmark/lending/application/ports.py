@@ -8,10 +8,11 @@ from datetime import datetime
 from typing import Protocol
 from uuid import UUID
 
-from shelfmark.lending.application.queries import AccountView, LoanFilter, LoanView
+from shelfmark.lending.application.queries import AccountView, HoldView, LoanFilter, LoanView
 from shelfmark.lending.domain.checkout import ShelfCopy
 from shelfmark.lending.domain.fees import FeeAccount
-from shelfmark.lending.domain.model import Loan
+from shelfmark.lending.domain.holds import Hold
+from shelfmark.lending.domain.model import Loan, LoanStatus
 from shelfmark.lending.domain.rules import Borrower, BorrowerRecord
 from shelfmark.seedwork.application import UnitOfWork
 from shelfmark.seedwork.pagination import Page, PageRequest
@@ -43,9 +44,33 @@ class LoanRepository(Protocol):
 
     async def last_returned_for_book(self, book_id: UUID) -> Loan | None: ...
 
+    async def has_open_loan_of(self, patron_id: UUID, book_id: UUID) -> bool: ...
+
+    async def open_ids_due_before(
+        self, instant: datetime, status: LoanStatus | None = None
+    ) -> list[UUID]: ...
+
     async def record_of(self, patron_id: UUID, now: datetime) -> tuple[int, int]:
         """(open loans, overdue loans) of the patron at `now`."""
         ...
+
+
+class HoldRepository(Protocol):
+    async def get(self, hold_id: UUID) -> Hold | None: ...
+
+    def add(self, hold: Hold) -> None: ...
+
+    async def waiting_for_book(self, book_id: UUID) -> list[Hold]:
+        """In queue order."""
+        ...
+
+    async def ready_for_copy(self, copy_id: UUID) -> Hold | None: ...
+
+    async def active_for_patron(self, patron_id: UUID) -> list[Hold]: ...
+
+    async def next_queue_number(self, book_id: UUID) -> int: ...
+
+    async def expiring_ids(self, now: datetime) -> list[UUID]: ...
 
 
 class FeeAccountRepository(Protocol):
@@ -62,6 +87,9 @@ class LendingUnitOfWork(UnitOfWork, Protocol):
     def accounts(self) -> FeeAccountRepository: ...
 
     @property
+    def holds(self) -> HoldRepository: ...
+
+    @property
     def patrons(self) -> PatronStanding: ...
 
     @property
@@ -69,13 +97,21 @@ class LendingUnitOfWork(UnitOfWork, Protocol):
 
 
 class LoanReader(Protocol):
+    async def holds_of_patron(self, patron_id: UUID, active_only: bool) -> list[HoldView]: ...
+
     async def get(self, loan_id: UUID, now: datetime) -> LoanView | None: ...
 
     async def list(
         self, filters: LoanFilter, page: PageRequest, now: datetime
     ) -> Page[LoanView]: ...
 
-    async def copies_on_loan(self, copy_ids: Iterable[UUID]) -> set[UUID]: ...
+    async def copy_states(self, copy_ids: Iterable[UUID]) -> dict[UUID, str]:
+        """For each copy not on the shelf: "on_loan" or "on_hold_shelf"."""
+        ...
+
+    async def holds_waiting(self, book_ids: Iterable[UUID]) -> dict[UUID, int]: ...
+
+    async def hold(self, hold_id: UUID) -> HoldView | None: ...
 
     async def account(self, patron_id: UUID) -> AccountView: ...
 

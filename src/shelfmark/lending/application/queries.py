@@ -53,5 +53,20 @@ class BorrowerSummary:
     """What the desk sees of a patron's lending: open loans, balance and every block."""
 
     loans: list[LoanView]
+    holds: list[HoldView]
     balance: Money
     blocks: list[Reason]
+
+
+@dataclass(frozen=True)
+class HoldView:
+    id: UUID
+    book_id: UUID
+    patron_id: UUID
+    placed_at: datetime
+    status: str
+    position: int | None
+    queue_length: int
+    copy_id: UUID | None
+    pickup_deadline: datetime | None
+    expires_at: datetime | None

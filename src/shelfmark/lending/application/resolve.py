@@ -23,6 +23,11 @@ async def patron_of(uow: LendingUnitOfWork, patron_id: UUID | None, email: str |
     return patron_id
 
 
+async def known_patron(uow: LendingUnitOfWork, patron_id: UUID) -> None:
+    if await uow.patrons.borrower(patron_id) is None:
+        raise PatronNotFound(f"no patron {patron_id}")
+
+
 async def standing_of(
     uow: LendingUnitOfWork, patron_id: UUID, policy: LendingPolicy, now: datetime
 ) -> Standing:

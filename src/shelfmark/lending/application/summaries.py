@@ -26,4 +26,5 @@ async def borrower_summary(
     loans = await reader.list(
         LoanFilter(patron_id=patron_id, status="open"), PageRequest(OPEN_LOANS_SHOWN), now
     )
-    return BorrowerSummary(loans.items, record.balance, failing(BORROWING_RULES, standing))
+    holds = await reader.holds_of_patron(patron_id, active_only=True)
+    return BorrowerSummary(loans.items, holds, record.balance, failing(BORROWING_RULES, standing))

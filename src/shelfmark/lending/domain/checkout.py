@@ -21,48 +21,71 @@ RESTRICTED = "restricted"
 
 @dataclass(frozen=True)
 class ShelfCopy:
-    """A copy of the book as lending sees it: its class, its cost, whether it is out."""
+    """A copy of the book as lending sees it: its class, its cost, whether it is out on loan,
+    and for whom it is kept on the hold shelf."""
 
     copy_id: UUID
     barcode: str
     circulation: str
     replacement_cost: Money
     on_loan: bool
+    held_for: UUID | None = None
+
+    @property
+    def on_shelf(self) -> bool:
+        return not self.on_loan and self.held_for is None
+
+    def may_go_to(self, restricted_ok: bool) -> bool:
+        """Whether this copy may be lent (or kept) for someone, by its class alone."""
+        return self.circulation != REFERENCE and (self.circulation != RESTRICTED or restricted_ok)
 
 
-def copy_refusal(copy: ShelfCopy, category: CategoryPolicy) -> Reason | None:
+def copy_refusal(copy: ShelfCopy, category: CategoryPolicy, patron_id: UUID) -> Reason | None:
     if copy.circulation == REFERENCE:
         return Reason("REFERENCE_ONLY", f"copy {copy.barcode} is for reference only")
-    if copy.circulation == RESTRICTED and not category.restricted_copies:
+    if not copy.may_go_to(category.restricted_copies):
         return Reason("RESTRICTED_FOR_CATEGORY", f"copy {copy.barcode} is lent to researchers only")
     if copy.on_loan:
         return Reason("NO_COPY_AVAILABLE", f"copy {copy.barcode} is on loan")
+    if copy.held_for not in (None, patron_id):
+        return Reason(
+            "COPY_HELD_FOR_ANOTHER_PATRON", f"copy {copy.barcode} is kept for another patron"
+        )
     return None
 
 
+_MOST_TELLING = ("REFERENCE_ONLY", "RESTRICTED_FOR_CATEGORY", "COPY_HELD_FOR_ANOTHER_PATRON")
+
+
 def choose_copy(
-    copies: Sequence[ShelfCopy], category: CategoryPolicy, barcode: str | None
+    copies: Sequence[ShelfCopy], category: CategoryPolicy, patron_id: UUID, barcode: str | None
 ) -> tuple[ShelfCopy | None, list[Reason]]:
-    """The named copy, or the first copy this patron may take; else why none can be taken.
+    """The named copy, the copy kept for this patron, or the first one they may take; else why
+    none can be taken.
 
     Without a named copy the reason is the most telling one: a copy on the shelf that the
-    patron may not take (reference, restricted) explains more than "none available".
+    patron may not take (reference, restricted, kept for someone else) explains more than
+    "none available".
     """
     if barcode is not None:
         named = next((c for c in copies if c.barcode == barcode), None)
         if named is None:
             raise CopyNotFound(f"the book has no copy {barcode}")
-        refusal = copy_refusal(named, category)
+        refusal = copy_refusal(named, category, patron_id)
         return (None, [refusal]) if refusal else (named, [])
+    kept = next((c for c in copies if c.held_for == patron_id and not c.on_loan), None)
+    if kept is not None:
+        return kept, []
     refusals = []
     for copy in copies:
-        refusal = copy_refusal(copy, category)
+        refusal = copy_refusal(copy, category, patron_id)
         if refusal is None:
             return copy, []
         refusals.append(refusal)
-    on_shelf = [r for r in refusals if r.code != "NO_COPY_AVAILABLE"]
-    if on_shelf:
-        return None, [on_shelf[0]]
+    for code in _MOST_TELLING:
+        telling = next((r for r in refusals if r.code == code), None)
+        if telling:
+            return None, [telling]
     return None, [Reason("NO_COPY_AVAILABLE", "every copy of the book is on loan")]
 
 
@@ -90,7 +113,9 @@ def checkout(
     due_at: datetime | None = None,
 ) -> Loan:
     """Opens a loan, or refuses with every failing reason: the patron's and the copies'."""
-    copy, copy_reasons = choose_copy(copies, standing.category, barcode)
+    copy, copy_reasons = choose_copy(
+        copies, standing.category, standing.borrower.patron_id, barcode
+    )
     reasons = failing(BORROWING_RULES, standing) + copy_reasons
     if reasons or copy is None:
         raise BorrowingRefused(reasons)

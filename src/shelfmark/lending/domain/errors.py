@@ -29,3 +29,15 @@ class BookNotFound(NotFound):
 
 class PatronNotFound(NotFound):
     code = "PATRON_NOT_FOUND"
+
+
+class HoldNotFound(NotFound):
+    code = "HOLD_NOT_FOUND"
+
+
+class HoldRefused(RulesViolated):
+    code = "HOLD_REFUSED"
+
+
+class HoldNotActive(RulesViolated):
+    code = "HOLD_NOT_ACTIVE"

@@ -49,3 +49,78 @@ class FineAssessed(DomainEvent):
 @dataclass(frozen=True, kw_only=True)
 class PaymentReceived(DomainEvent):
     amount: Money
+
+
+@dataclass(frozen=True, kw_only=True)
+class LoanBecameOverdue(DomainEvent):
+    patron_id: UUID
+    due_at: datetime
+
+
+@dataclass(frozen=True, kw_only=True)
+class LoanAgedToLost(DomainEvent):
+    patron_id: UUID
+    copy_id: UUID
+    replacement_cost: Money
+
+
+@dataclass(frozen=True, kw_only=True)
+class LoanFallingDue(DomainEvent):
+    """The due date is near: the patron is sent a due-soon notice (once per due date)."""
+
+    patron_id: UUID
+    due_at: datetime
+
+
+@dataclass(frozen=True, kw_only=True)
+class HoldPlaced(DomainEvent):
+    book_id: UUID
+    patron_id: UUID
+
+
+@dataclass(frozen=True, kw_only=True)
+class HoldReadyForPickup(DomainEvent):
+    book_id: UUID
+    patron_id: UUID
+    copy_id: UUID
+    pickup_deadline: datetime
+
+
+@dataclass(frozen=True, kw_only=True)
+class HoldFulfilled(DomainEvent):
+    book_id: UUID
+    patron_id: UUID
+    loan_id: UUID
+
+
+@dataclass(frozen=True, kw_only=True)
+class HoldCancelled(DomainEvent):
+    book_id: UUID
+    patron_id: UUID
+
+
+@dataclass(frozen=True, kw_only=True)
+class HoldExpired(DomainEvent):
+    book_id: UUID
+    patron_id: UUID
+
+
+@dataclass(frozen=True, kw_only=True)
+class LostItemCharged(DomainEvent):
+    """`aggregate_id` is the fee account: replacement cost and processing fee charged."""
+
+    loan_id: UUID
+    replacement_cost: Money
+    processing_fee: Money
+
+
+@dataclass(frozen=True, kw_only=True)
+class FeeWaived(DomainEvent):
+    amount: Money
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class FeeRefunded(DomainEvent):
+    loan_id: UUID
+    amount: Money

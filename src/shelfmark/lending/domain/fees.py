@@ -8,9 +8,18 @@ from datetime import datetime
 from enum import StrEnum
 
 from shelfmark.lending.domain.errors import PaymentRefused
-from shelfmark.lending.domain.events import FineAssessed, PaymentReceived
+from shelfmark.lending.domain.events import (
+    FeeRefunded,
+    FeeWaived,
+    FineAssessed,
+    LostItemCharged,
+    PaymentReceived,
+)
 from shelfmark.seedwork.domain import AggregateRoot, InvalidValue, Reason
 from shelfmark.seedwork.money import Money
+from shelfmark.seedwork.text import collapsed_text
+
+MAX_WAIVER_REASON = 500
 
 
 class EntryKind(StrEnum):
@@ -68,6 +77,59 @@ class FeeAccount(AggregateRoot):
                 aggregate_id=self.id, occurred_at=now, actor=actor, loan_id=loan_id, amount=amount
             )
         )
+
+    def charge_lost_item(
+        self, loan_id: uuid.UUID, replacement: Money, processing: Money, now: datetime, actor: str
+    ) -> None:
+        self._append(EntryKind.LOST_ITEM, replacement, now, loan_id)
+        if processing.is_positive():
+            self._append(EntryKind.PROCESSING_FEE, processing, now, loan_id)
+        self.record(
+            LostItemCharged(
+                aggregate_id=self.id,
+                occurred_at=now,
+                actor=actor,
+                loan_id=loan_id,
+                replacement_cost=replacement,
+                processing_fee=processing,
+            )
+        )
+
+    def refund(self, loan_id: uuid.UUID, amount: Money, now: datetime, actor: str) -> None:
+        """Gives back the replacement cost of a lost copy that came back in time."""
+        if not amount.is_positive():
+            return
+        self._append(EntryKind.REFUND, amount, now, loan_id)
+        self.record(
+            FeeRefunded(
+                aggregate_id=self.id, occurred_at=now, actor=actor, loan_id=loan_id, amount=amount
+            )
+        )
+
+    def waive(self, amount: Money, reason: str, now: datetime, actor: str) -> LedgerEntry:
+        """Staff forgive part or all of the balance, with a reason; never more than is owed."""
+        reason = collapsed_text(reason, "reason", MAX_WAIVER_REASON)
+        self._check_credit(amount)
+        entry = self._append(EntryKind.WAIVER, amount, now, None)
+        self.record(
+            FeeWaived(
+                aggregate_id=self.id, occurred_at=now, actor=actor, amount=amount, reason=reason
+            )
+        )
+        return entry
+
+    def _check_credit(self, amount: Money) -> None:
+        if not amount.is_positive():
+            raise InvalidValue("amount", "an amount must be above zero")
+        if amount > self.balance:
+            raise PaymentRefused(
+                [
+                    Reason(
+                        "PAYMENT_EXCEEDS_BALANCE",
+                        f"the balance is {self.balance}; {amount} is more",
+                    )
+                ]
+            )
 
     def receive_payment(self, amount: Money, now: datetime, actor: str) -> LedgerEntry:
         """A payment is above zero and never more than the balance."""

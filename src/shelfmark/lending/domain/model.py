@@ -4,19 +4,27 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import NewType
 
 from shelfmark.lending.domain.calendar import LibraryCalendar
 from shelfmark.lending.domain.errors import RenewalRefused
-from shelfmark.lending.domain.events import BookBorrowed, BookReturned, LoanRenewed
+from shelfmark.lending.domain.events import (
+    BookBorrowed,
+    BookReturned,
+    LoanAgedToLost,
+    LoanBecameOverdue,
+    LoanFallingDue,
+    LoanRenewed,
+)
 from shelfmark.lending.domain.fines import FineTerms, overdue_fine
 from shelfmark.seedwork.domain import AggregateRoot, InvalidValue, Reason
 from shelfmark.seedwork.money import Money
 
 LoanId = NewType("LoanId", uuid.UUID)
 NO_FINE = Money(0)
+MAX_DUE_AHEAD = timedelta(days=366)
 
 
 class LoanStatus(StrEnum):
@@ -55,6 +63,8 @@ class Loan(AggregateRoot):
         returned_at: datetime | None = None,
         status: LoanStatus = LoanStatus.ACTIVE,
         fine: Money | None = None,
+        lost_at: datetime | None = None,
+        due_soon_notice_for: datetime | None = None,
     ) -> None:
         super().__init__()
         self.id = id
@@ -71,6 +81,8 @@ class Loan(AggregateRoot):
         self.returned_at = returned_at
         self.status = status
         self.fine = fine
+        self.lost_at = lost_at
+        self.due_soon_notice_for = due_soon_notice_for
 
     @classmethod
     def open(
@@ -88,8 +100,8 @@ class Loan(AggregateRoot):
         due_at: datetime | None = None,
     ) -> Loan:
         """Due at the end of the loan period's last day, past closed days, unless staff set it."""
-        if due_at is not None and due_at <= now:
-            raise InvalidValue("due_at", "a due date must lie in the future")
+        if due_at is not None and not now < due_at <= now + MAX_DUE_AHEAD:
+            raise InvalidValue("due_at", "a due date lies in the future, within a year")
         loan = cls(
             LoanId(uuid.uuid4()),
             book_id=book_id,
@@ -205,3 +217,71 @@ class Loan(AggregateRoot):
             )
         )
         return fine
+
+    def register_overdue(self, now: datetime, actor: str) -> bool:
+        """Marks an open loan past its due date as overdue, once; a returned loan never is."""
+        if self.status is not LoanStatus.ACTIVE or not self.is_overdue(now):
+            return False
+        self.status = LoanStatus.OVERDUE
+        self.record(
+            LoanBecameOverdue(
+                aggregate_id=self.id,
+                occurred_at=now,
+                actor=actor,
+                patron_id=self.patron_id,
+                due_at=self.due_at,
+            )
+        )
+        return True
+
+    def age_to_lost(self, after_days: int, now: datetime, actor: str) -> bool:
+        """An open loan `after_days` past due is presumed lost, once."""
+        if not self.is_open or self.status is LoanStatus.LOST:
+            return False
+        if now <= self.due_at + timedelta(days=after_days):
+            return False
+        self.status = LoanStatus.LOST
+        self.lost_at = now
+        self.record(
+            LoanAgedToLost(
+                aggregate_id=self.id,
+                occurred_at=now,
+                actor=actor,
+                patron_id=self.patron_id,
+                copy_id=self.copy_id,
+                replacement_cost=self.replacement_cost,
+            )
+        )
+        return True
+
+    def notify_due_soon(
+        self, notice_days: int, calendar: LibraryCalendar, now: datetime, actor: str
+    ) -> bool:
+        """Records a due-soon notice when the due date is `notice_days` days off or nearer;
+        once per due date (a renewal's new due date gets its own notice)."""
+        if self.status is not LoanStatus.ACTIVE or self.due_soon_notice_for == self.due_at:
+            return False
+        if now > self.due_at:
+            return False
+        days_left = (calendar.local_date(self.due_at) - calendar.local_date(now)).days
+        if days_left > notice_days:
+            return False
+        self.due_soon_notice_for = self.due_at
+        self.record(
+            LoanFallingDue(
+                aggregate_id=self.id,
+                occurred_at=now,
+                actor=actor,
+                patron_id=self.patron_id,
+                due_at=self.due_at,
+            )
+        )
+        return True
+
+    def refund_due(self, refund_days: int) -> Money:
+        """The replacement cost refunded when a copy aged to lost came back within the window."""
+        if self.lost_at is None or self.returned_at is None:
+            return Money.zero()
+        if self.returned_at > self.lost_at + timedelta(days=refund_days):
+            return Money.zero()
+        return self.replacement_cost

@@ -12,8 +12,9 @@ from sqlalchemy import Date, Integer, String, Uuid, column, select, table
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from shelfmark.lending.domain.checkout import ShelfCopy
+from shelfmark.lending.domain.holds import HoldStatus
 from shelfmark.lending.domain.rules import Borrower
-from shelfmark.lending.infrastructure.orm import loans
+from shelfmark.lending.infrastructure.orm import holds, loans
 from shelfmark.seedwork.money import Money
 
 catalog_books = table("books", column("id", Uuid))
@@ -36,28 +37,41 @@ patron_records = table(
 
 
 class SqlCopyAvailability:
-    def __init__(self, connection: AsyncConnection) -> None:
+    def __init__(self, connection: AsyncConnection, *, lock: bool) -> None:
         self.connection = connection
+        self._lock = lock
 
     async def shelf_copies(self, book_id: UUID) -> list[ShelfCopy] | None:
-        exists = await self.connection.scalar(
-            select(catalog_books.c.id).where(catalog_books.c.id == book_id)
-        )
-        if exists is None:
+        book = select(catalog_books.c.id).where(catalog_books.c.id == book_id)
+        if self._lock:
+            # One title's circulation (borrow, return, holds) takes turns on PostgreSQL, so a
+            # copy is never lent and kept on the hold shelf at once (SQLite is serial already).
+            book = book.with_for_update()
+        if await self.connection.scalar(book) is None:
             return None
         open_loan = (
             select(loans.c.id)
             .where(loans.c.copy_id == catalog_copies.c.id, loans.c.returned_at.is_(None))
             .exists()
         )
+        held_for = (
+            select(holds.c.patron_id)
+            .where(holds.c.copy_id == catalog_copies.c.id, holds.c.status == HoldStatus.READY.value)
+            .scalar_subquery()
+        )
         rows = await self.connection.execute(
-            select(catalog_copies, open_loan.label("on_loan"))
+            select(catalog_copies, open_loan.label("on_loan"), held_for.label("held_for"))
             .where(catalog_copies.c.book_id == book_id)
             .order_by(catalog_copies.c.barcode)
         )
         return [
             ShelfCopy(
-                r.id, r.barcode, r.circulation, Money(r.replacement_cost_cents), bool(r.on_loan)
+                r.id,
+                r.barcode,
+                r.circulation,
+                Money(r.replacement_cost_cents),
+                bool(r.on_loan),
+                r.held_for,
             )
             for r in rows
         ]

@@ -10,11 +10,18 @@ from uuid import UUID
 from sqlalchemy import ColumnElement, Row, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from shelfmark.lending.application.queries import AccountView, EntryView, LoanFilter, LoanView
+from shelfmark.lending.application.queries import (
+    AccountView,
+    EntryView,
+    HoldView,
+    LoanFilter,
+    LoanView,
+)
 from shelfmark.lending.domain.model import LoanStatus
 from shelfmark.lending.domain.rules import Borrower, BorrowerRecord
+from shelfmark.lending.infrastructure import hold_readers
 from shelfmark.lending.infrastructure.acl import SqlPatronStanding
-from shelfmark.lending.infrastructure.orm import fee_accounts, ledger_entries, loans
+from shelfmark.lending.infrastructure.orm import fee_accounts, holds, ledger_entries, loans
 from shelfmark.lending.infrastructure.repository import SqlAlchemyLoanRepository, loan_from_row
 from shelfmark.seedwork.domain import InvalidValue
 from shelfmark.seedwork.money import Money
@@ -59,6 +66,13 @@ class SqlLoanReader:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
 
+    async def holds_of_patron(self, patron_id: UUID, active_only: bool) -> list[HoldView]:
+        conditions = [holds.c.patron_id == patron_id]
+        if active_only:
+            conditions.append(holds.c.status.in_(hold_readers.ACTIVE))
+        async with self._engine.connect() as connection:
+            return await hold_readers.hold_views(connection, *conditions)
+
     async def get(self, loan_id: UUID, now: datetime) -> LoanView | None:
         async with self._engine.connect() as connection:
             row = (await connection.execute(select(loans).where(loans.c.id == loan_id))).first()
@@ -75,26 +89,24 @@ class SqlLoanReader:
         if filters.status:
             query = query.where(_status_condition(filters.status, now))
         if page.after is not None:
-            borrowed_at, loan_id = page.after
-            query = query.where(
-                tuple_(*order) < (datetime.fromisoformat(str(borrowed_at)), UUID(str(loan_id)))
-            )
+            query = query.where(tuple_(*order) < page.after)
         async with self._engine.connect() as connection:
             rows = (await connection.execute(query.limit(page.limit + 1))).all()
         views = [_view(r, now) for r in rows]
         return page_of(views, page, key=lambda v: (v.borrowed_at.isoformat(), str(v.id)))
 
-    async def copies_on_loan(self, copy_ids: Iterable[UUID]) -> set[UUID]:
-        ids = list(copy_ids)
-        if not ids:
-            return set()
+    async def copy_states(self, copy_ids: Iterable[UUID]) -> dict[UUID, str]:
         async with self._engine.connect() as connection:
-            rows = await connection.execute(
-                select(loans.c.copy_id).where(
-                    loans.c.copy_id.in_(ids), loans.c.returned_at.is_(None)
-                )
-            )
-        return {r.copy_id for r in rows}
+            return await hold_readers.copy_states(connection, list(copy_ids))
+
+    async def holds_waiting(self, book_ids: Iterable[UUID]) -> dict[UUID, int]:
+        async with self._engine.connect() as connection:
+            return await hold_readers.holds_waiting(connection, book_ids)
+
+    async def hold(self, hold_id: UUID) -> HoldView | None:
+        async with self._engine.connect() as connection:
+            views = await hold_readers.hold_views(connection, holds.c.id == hold_id)
+        return views[0] if views else None
 
     async def account(self, patron_id: UUID) -> AccountView:
         async with self._engine.connect() as connection:

@@ -46,6 +46,23 @@ class SqlAlchemyLoanRepository(SqlRepository[Loan]):
             return None
         return self._seen.get(row.id) or self._track(loan_from_row(row))
 
+    async def open_ids_due_before(
+        self, instant: datetime, status: LoanStatus | None = None
+    ) -> list[UUID]:
+        """Open loans due before `instant`, of one status if given: the daily jobs' candidates."""
+        query = select(loans.c.id).where(loans.c.returned_at.is_(None), loans.c.due_at < instant)
+        if status is not None:
+            query = query.where(loans.c.status == status.value)
+        return list((await self.connection.scalars(query.order_by(loans.c.due_at))).all())
+
+    async def has_open_loan_of(self, patron_id: UUID, book_id: UUID) -> bool:
+        query = select(loans.c.id).where(
+            loans.c.patron_id == patron_id,
+            loans.c.book_id == book_id,
+            loans.c.returned_at.is_(None),
+        )
+        return (await self.connection.scalar(query.limit(1))) is not None
+
     async def record_of(self, patron_id: UUID, now: datetime) -> tuple[int, int]:
         query = select(func.count(), func.count().filter(loans.c.due_at < now)).where(
             loans.c.patron_id == patron_id, loans.c.returned_at.is_(None)
@@ -91,6 +108,8 @@ def _mutable(loan: Loan) -> dict[str, Any]:
         "renewals_used": loan.renewals_used,
         "fines_assessed_cents": loan.fines_assessed.cents,
         "fine_cents": loan.fine.cents if loan.fine is not None else None,
+        "lost_at": loan.lost_at,
+        "due_soon_notice_for": loan.due_soon_notice_for,
     }
 
 
@@ -118,6 +137,8 @@ def loan_from_row(row: Row[Any]) -> Loan:
         returned_at=row.returned_at,
         status=LoanStatus(row.status),
         fine=Money(row.fine_cents) if row.fine_cents is not None else None,
+        lost_at=row.lost_at,
+        due_soon_notice_for=row.due_soon_notice_for,
     )
     loan.version = row.version
     return loan

@@ -8,7 +8,7 @@ from enum import StrEnum
 
 from shelfmark.seedwork.domain import InvalidValue
 
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]{2,}$")
+_EMAIL = re.compile(r"^[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+\.[^@\s.\x00-\x1f\x7f]{2,}$")
 MAX_EMAIL = 254
 
 

@@ -43,8 +43,7 @@ class SqlPatronReader:
             suspended = patrons.c.suspended_reason.is_not(None)
             query = query.where(suspended if filters.suspended else ~suspended)
         if page.after is not None:
-            last, first, patron_id = page.after
-            query = query.where(tuple_(*order) > (last, first, UUID(str(patron_id))))
+            query = query.where(tuple_(*order) > page.after)
         async with self._engine.connect() as connection:
             rows = (await connection.execute(query.limit(page.limit + 1))).all()
         views = [_view(r) for r in rows]
