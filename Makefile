@@ -19,8 +19,8 @@ test: $(STAMP) lint typecheck architecture
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests migrations bench
-	$(BIN)/ruff format --check src tests migrations bench
+	$(BIN)/ruff check src tests migrations
+	$(BIN)/ruff format --check src tests migrations
 
 typecheck: $(STAMP)
 	$(BIN)/mypy src
