@@ -382,3 +382,33 @@ async def test_borrow_hold_return_ready_borrow_fulfils(desk: Circulation) -> Non
     assert bobs["copy_id"] == ready["copy_id"]
     assert (await desk.get(f"/holds/{hold['id']}"))["status"] == "fulfilled"
     assert (await desk.get(f"/books/{book['id']}"))["status"] == "borrowed"
+
+
+async def test_the_daily_job_run_twice_emits_each_event_once(
+    desk: Circulation, clock: MutableClock, shelfmark: Shelfmark
+) -> None:
+    """Overdue, lost, due-soon and an uncollected hold on one day; the second run adds nothing."""
+    reader, holder = await desk.patron(), await desk.patron()
+    lost = await desk.lend(await desk.book(title="Long gone"), reader)  # due 16 March
+    clock.set(at(10, month=4))
+    overdue = await desk.lend(await desk.book(title="Late"), reader)  # due 24 April
+    clock.set(at(22, month=4))
+    await desk.lend(await desk.book(title="Soon"), holder)  # due 6 May
+    uncollected = await desk.queue(await desk.book(title="Kept"), holder)  # deadline 29 April
+    clock.set(at(3, 3, month=5))
+
+    first = await shelfmark.run_daily_jobs()
+    after_first = await desk.events()
+    second = await shelfmark.run_daily_jobs()
+
+    assert first.changed == {
+        "register_overdue": 2,
+        "age_to_lost": 1,
+        "due_soon_notices": 1,
+        "expire_holds": 1,
+    }
+    assert second.changed == dict.fromkeys(first.changed, 0)
+    assert await desk.events() == after_first
+    assert (await desk.get(f"/loans/{lost['id']}"))["status"] == "lost"
+    assert (await desk.get(f"/loans/{overdue['id']}"))["status"] == "overdue"
+    assert (await desk.get(f"/holds/{uncollected['id']}"))["status"] == "expired"
