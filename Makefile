@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck architecture coverage migrate seed clean lock
+.PHONY: run test lint typecheck architecture coverage migrate seed clean lock bench-seed
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -19,8 +19,8 @@ test: $(STAMP) lint typecheck architecture
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests migrations
-	$(BIN)/ruff format --check src tests migrations
+	$(BIN)/ruff check src tests migrations bench
+	$(BIN)/ruff format --check src tests migrations bench
 
 typecheck: $(STAMP)
 	$(BIN)/mypy src
@@ -46,3 +46,6 @@ lock:  ## re-resolve every dependency to its newest allowed version and pin it
 	var/lockenv/bin/pip install --quiet -e '.[dev]'
 	{ echo '# Every version the project and its tools run with; regenerate with `make lock`.'; \
 	  var/lockenv/bin/pip freeze --exclude-editable; } > constraints.txt
+
+bench-seed: $(STAMP)  ## time `shelfmark seed` for 100k books on SQLite and PostgreSQL
+	$(BIN)/python bench/seed.py
