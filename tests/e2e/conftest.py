@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -12,18 +13,30 @@ from shelfmark.bootstrap import Shelfmark, bootstrap
 from shelfmark.config import Settings
 from shelfmark.entrypoints.http.app import create_app
 from shelfmark.seedwork.infrastructure.database import Engines
+from tests.support.auth import as_librarian
 from tests.support.clock import MutableClock
 
 
 @pytest.fixture
-def shelfmark(engines: Engines, clock: MutableClock) -> Shelfmark:
-    return bootstrap(Settings(), clock=clock, engines=engines)
+def shelfmark(engines: Engines, clock: MutableClock, tmp_path: Path) -> Shelfmark:
+    return bootstrap(Settings(var_dir=tmp_path), clock=clock, engines=engines)
+
+
+@pytest.fixture
+async def anonymous(shelfmark: Shelfmark) -> AsyncIterator[httpx.AsyncClient]:
+    """A client with no credentials."""
+    transport = httpx.ASGITransport(app=create_app(shelfmark=shelfmark), raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://shelfmark.test") as client:
+        yield client
 
 
 @pytest.fixture
 async def api(shelfmark: Shelfmark) -> AsyncIterator[httpx.AsyncClient]:
+    """A client logged in as a librarian at the desk."""
     transport = httpx.ASGITransport(app=create_app(shelfmark=shelfmark), raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://shelfmark.test") as client:
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://shelfmark.test", auth=as_librarian(shelfmark)
+    ) as client:
         yield client
 
 

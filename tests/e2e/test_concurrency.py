@@ -14,6 +14,7 @@ from shelfmark.entrypoints.http.idempotency import fingerprint
 from shelfmark.lending.infrastructure.orm import loans
 from shelfmark.seedwork.infrastructure.idempotency import Claimed
 from tests.e2e.conftest import Desk
+from tests.support.auth import DESK_ACCOUNT
 
 CROWD = 50
 
@@ -75,7 +76,7 @@ async def test_a_key_whose_first_request_still_runs_is_409(
 ) -> None:
     body = b'{"title": "Dune", "author": "Frank Herbert"}'
     in_flight = await shelfmark.idempotency.claim(
-        "add-book-3", fingerprint("/books", b"", body), shelfmark.clock.now()
+        f"{DESK_ACCOUNT}:add-book-3", fingerprint("/books", b"", body), shelfmark.clock.now()
     )
     assert isinstance(in_flight, Claimed)
     headers = {"Idempotency-Key": "add-book-3", "content-type": "application/json"}

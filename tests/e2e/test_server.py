@@ -29,7 +29,15 @@ def server(tmp_path: Path) -> Iterator[str]:
     env = os.environ | {
         "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'fresh.db'}",
         "SHELFMARK_PORT": str(port),
+        "SHELFMARK_VAR_DIR": str(tmp_path),
     }
+    subprocess.run(
+        [sys.executable, "-m", "shelfmark", "users", "create", "desk", "--password-stdin"],
+        env=env,
+        input=b"correct horse battery staple\n",
+        check=True,
+        capture_output=True,
+    )
     process = subprocess.Popen(
         [sys.executable, "-m", "shelfmark", "serve"],
         env=env,
@@ -58,6 +66,10 @@ def server(tmp_path: Path) -> Iterator[str]:
 def test_a_fresh_server_serves_the_desk(server: str) -> None:
     with httpx.Client(base_url=server, timeout=10) as http:
         assert http.get("/health").json() == {"status": "ok"}
+        assert http.post("/books", json={"title": "x", "author": "y"}).status_code == 401
+        login = {"username": "desk", "password": "correct horse battery staple"}
+        token = http.post("/auth/token", data=login).json()["access_token"]
+        http.headers["Authorization"] = f"Bearer {token}"
         book = http.post("/books", json={"title": "Dune", "author": "Frank Herbert"}).json()
         http.post(
             "/patrons",

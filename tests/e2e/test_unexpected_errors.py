@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 
 from shelfmark.bootstrap import Shelfmark
+from shelfmark.entrypoints.http.access import ACCESS, anyone
 from shelfmark.entrypoints.http.app import create_app
 
 
 async def test_an_unexpected_error_is_a_500_problem_with_the_request_id(
-    shelfmark: Shelfmark,
+    shelfmark: Shelfmark, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setitem(ACCESS, ("GET", "/broken"), anyone)
     app = create_app(shelfmark=shelfmark)
 
     async def broken() -> None:

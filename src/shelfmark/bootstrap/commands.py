@@ -6,6 +6,9 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
+from shelfmark.access.application import commands as access
+from shelfmark.access.application import handlers as access_handlers
+from shelfmark.access.infrastructure.repository import SqlAlchemyAccessUnitOfWork
 from shelfmark.catalog.application import commands as catalog
 from shelfmark.catalog.application import handlers as catalog_handlers
 from shelfmark.catalog.infrastructure.unit_of_work import SqlAlchemyCatalogUnitOfWork
@@ -40,7 +43,20 @@ def command_handlers(app: Shelfmark) -> dict[type, Handler]:
         library = app.policy.library
         return Membership(library.membership_years, ZoneInfo(library.timezone))
 
+    def access_uow() -> SqlAlchemyAccessUnitOfWork:
+        return SqlAlchemyAccessUnitOfWork(engine)
+
     return {
+        access.CreateStaffUser: lambda c: access_handlers.create_staff_user(
+            c, access_uow(), app.clock, app.hasher
+        ),
+        access.CreatePatronLogin: lambda c: access_handlers.create_patron_login(
+            c, access_uow(), app.clock, app.hasher
+        ),
+        access.DisableUser: lambda c: access_handlers.disable_user(c, access_uow(), app.clock),
+        access.ResetPassword: lambda c: access_handlers.reset_password(
+            c, access_uow(), app.clock, app.hasher
+        ),
         catalog.AddBook: lambda c: catalog_handlers.add_book(c, catalog_uow(), app.clock),
         catalog.AddCopy: lambda c: catalog_handlers.add_copy(c, catalog_uow(), app.clock),
         patrons.RegisterPatron: lambda c: patron_handlers.register_patron(

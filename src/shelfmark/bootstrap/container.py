@@ -5,8 +5,14 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
+from uuid import UUID
 
+from shelfmark.access.application.handlers import Principal, authenticate, principal_of
+from shelfmark.access.application.ports import PasswordHasher
+from shelfmark.access.infrastructure.repository import SqlAlchemyAccessUnitOfWork
+from shelfmark.access.infrastructure.tokens import TokenService
 from shelfmark.bootstrap.commands import command_handlers
+from shelfmark.bootstrap.security import RateLimits, password_hasher, rate_limits, token_service
 from shelfmark.catalog.application.ports import BookReader
 from shelfmark.catalog.infrastructure.readers import SqlBookReader
 from shelfmark.config import Settings
@@ -45,12 +51,23 @@ class Shelfmark:
     readers: Readers
     idempotency: IdempotencyStore
     job_runs: SqlJobRuns
+    tokens: TokenService
+    hasher: PasswordHasher
+    rate_limits: RateLimits
     handlers: dict[type, Handler] = field(default_factory=dict)
 
     async def execute(self, command: object) -> Any:
         """Runs a command's handler in a fresh unit of work, again if a concurrent writer won."""
         handler = self.handlers[type(command)]
         return await with_retries(lambda: handler(command))
+
+    async def authenticate(self, username: str, password: str) -> Principal | None:
+        uow = SqlAlchemyAccessUnitOfWork(self.engines.write)
+        return await authenticate(username, password, uow, self.hasher)
+
+    async def principal(self, account_id: UUID) -> Principal | None:
+        """The account behind a refresh token, if it still exists and is enabled."""
+        return await principal_of(account_id, SqlAlchemyAccessUnitOfWork(self.engines.write))
 
     async def run_daily_jobs(self) -> DailyReport:
         """Registers overdue loans, ages lost ones, sends due-soon notices, expires holds."""
@@ -75,10 +92,11 @@ def bootstrap(
     engines = engines or create_engines(
         settings.database_url, pool_size=settings.db_pool_size, echo=settings.sql_echo
     )
+    clock = clock or SystemClock()
     app = Shelfmark(
         settings=settings,
         engines=engines,
-        clock=clock or SystemClock(),
+        clock=clock,
         policy=policy or load_policy(settings.policy_file),
         readers=Readers(
             books=SqlBookReader(engines.read),
@@ -87,6 +105,9 @@ def bootstrap(
         ),
         idempotency=IdempotencyStore(engines.write, ttl_hours=settings.idempotency_ttl_hours),
         job_runs=SqlJobRuns(engines.write),
+        tokens=token_service(settings, clock),
+        hasher=password_hasher(),
+        rate_limits=rate_limits(settings),
     )
     app.handlers = command_handlers(app)
     return app

@@ -1,5 +1,6 @@
 """Every table of every context on the one MetaData: what Alembic compares migrations with."""
 
+from shelfmark.access.infrastructure import orm as access_tables
 from shelfmark.catalog.infrastructure import orm as catalog_tables
 from shelfmark.lending.infrastructure import orm as lending_tables
 from shelfmark.patrons.infrastructure import orm as patron_tables
@@ -7,6 +8,7 @@ from shelfmark.seedwork.infrastructure import idempotency, job_runs, outbox
 from shelfmark.seedwork.infrastructure.metadata import metadata
 
 __all__ = [
+    "access_tables",
     "catalog_tables",
     "idempotency",
     "job_runs",

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 from typing import Annotated
 
 import typer
 import uvicorn
 from pydantic import ValidationError
 
+from shelfmark.access.application.commands import CreateStaffUser, DisableUser, ResetPassword
+from shelfmark.access.infrastructure.repository import staff_exists
 from shelfmark.bootstrap import bootstrap, migrations
 from shelfmark.bootstrap.logging import configure_logging
 from shelfmark.config import Settings
 from shelfmark.lending.infrastructure.policy_source import PolicyFileError, load_policy
+from shelfmark.seedwork.domain import DomainError
 
 app = typer.Typer(
     help="Shelfmark, the library circulation backend.",
@@ -37,10 +41,12 @@ def _settings() -> Settings:
     return settings
 
 
-async def _migrate(settings: Settings) -> None:
+async def _migrate(settings: Settings) -> bool:
+    """Migrates; says whether a staff user exists yet."""
     shelfmark = bootstrap(settings)
     try:
         await migrations.upgrade(shelfmark.engines.write)
+        return await staff_exists(shelfmark.engines.write)
     finally:
         await shelfmark.dispose()
 
@@ -62,7 +68,12 @@ def serve(
 ) -> None:
     """Serve the HTTP API. The database is migrated first, so a fresh machine just works."""
     settings = _settings()
-    asyncio.run(_migrate(settings))
+    if not asyncio.run(_migrate(settings)):
+        typer.echo(
+            "No staff user yet. Create the first admin (it asks for a password):\n"
+            "    .venv/bin/shelfmark users create admin --role admin\n"
+            "then log in at /docs (Authorize) or POST /auth/token."
+        )
     from shelfmark.entrypoints.http.app import create_app
 
     uvicorn.run(
@@ -92,6 +103,61 @@ async def _run_daily(settings: Settings) -> None:
 def run_daily() -> None:
     """Run the daily jobs now: overdue, lost, due-soon notices, hold expiry. Safe to repeat."""
     asyncio.run(_run_daily(_settings()))
+
+
+users = typer.Typer(help="Staff users (librarians and admins).", no_args_is_help=True)
+app.add_typer(users, name="users")
+
+
+def _password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    return str(typer.prompt("Password", hide_input=True, confirmation_prompt=True))
+
+
+async def _account_command(settings: Settings, command: object) -> None:
+    shelfmark = bootstrap(settings)
+    try:
+        await migrations.upgrade(shelfmark.engines.write)
+        await shelfmark.execute(command)
+    finally:
+        await shelfmark.dispose()
+
+
+def _run_account_command(command: object, done: str) -> None:
+    try:
+        asyncio.run(_account_command(_settings(), command))
+    except DomainError as error:
+        typer.echo(f"shelfmark: {error.detail}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(done)
+
+
+@users.command("create")
+def create_user(
+    username: str,
+    role: Annotated[str, typer.Option(help="librarian or admin")] = "librarian",
+    password_stdin: Annotated[bool, typer.Option(help="Read the password from stdin.")] = False,
+) -> None:
+    """Create a staff user (prompts for the password unless --password-stdin)."""
+    command = CreateStaffUser(username, role, _password(password_stdin), actor="cli")
+    _run_account_command(command, f"created {role} {username}")
+
+
+@users.command("disable")
+def disable_user(username: str) -> None:
+    """Disable a user: they can no longer log in (their tokens run out within minutes)."""
+    _run_account_command(DisableUser(username, actor="cli"), f"disabled {username}")
+
+
+@users.command("reset-password")
+def reset_password(
+    username: str,
+    password_stdin: Annotated[bool, typer.Option(help="Read the password from stdin.")] = False,
+) -> None:
+    """Set a new password for a user (and enable them again)."""
+    command = ResetPassword(username, _password(password_stdin), actor="cli")
+    _run_account_command(command, f"password of {username} reset")
 
 
 @app.command()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import ClassVar
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -16,9 +17,16 @@ class DomainEvent:
     actor: str
     event_id: uuid.UUID = field(default_factory=uuid.uuid4)
 
+    #: Whether this kind of event is a staff action the audit log keeps (override or money).
+    audited: ClassVar[bool] = False
+
     @property
     def name(self) -> str:
         return type(self).__name__
+
+    @property
+    def is_audited(self) -> bool:
+        return self.audited
 
 
 class AggregateRoot:

@@ -7,13 +7,17 @@ import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 
 from shelfmark.bootstrap import Shelfmark, bootstrap
 from shelfmark.config import Settings
-from shelfmark.entrypoints.http import catalog, health, holds, lending, patrons
+from shelfmark.entrypoints.http import audit, auth, catalog, health, holds, lending, patrons
+from shelfmark.entrypoints.http.access import authorize
 from shelfmark.entrypoints.http.errors import install_error_handlers
+from shelfmark.entrypoints.http.hardening import HardeningMiddleware
 from shelfmark.entrypoints.http.idempotency import IdempotencyMiddleware
+from shelfmark.entrypoints.http.problems import PROBLEM_RESPONSES
 from shelfmark.entrypoints.http.request_id import RequestIdMiddleware
 from shelfmark.entrypoints.workers.scheduler import DailyScheduler
 
@@ -42,16 +46,32 @@ def create_app(settings: Settings | None = None, *, shelfmark: Shelfmark | None 
         summary="Library circulation: catalogue, patrons, loans, holds and fines.",
         version="0.1.0",
         lifespan=lifespan,
+        dependencies=[Depends(authorize)],
     )
     if shelfmark is not None:
         api.state.shelfmark = shelfmark
     install_error_handlers(api)
-    for module in (catalog, patrons, lending, holds, health):
-        api.include_router(module.router)
+    for module in (auth, catalog, patrons, lending, holds, health, audit):
+        api.include_router(module.router, responses=PROBLEM_RESPONSES)
     api.add_middleware(
         IdempotencyMiddleware,
         store=lambda: api.state.shelfmark.idempotency,
         clock=lambda: api.state.shelfmark.clock,
+        tokens=lambda: api.state.shelfmark.tokens,
     )
+    api.add_middleware(
+        HardeningMiddleware,
+        limits=lambda: api.state.shelfmark.rate_limits,
+        max_body=lambda: api.state.shelfmark.settings.max_body_bytes,
+    )
+    origins = (settings or (shelfmark.settings if shelfmark else Settings())).cors_origins
+    if origins:
+        api.add_middleware(
+            CORSMiddleware,
+            allow_origins=origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-Request-ID"],
+            expose_headers=["X-Request-ID", "X-Next-Cursor", "ETag", "Location"],
+        )
     api.add_middleware(RequestIdMiddleware)
     return api

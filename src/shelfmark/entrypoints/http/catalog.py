@@ -13,7 +13,8 @@ from shelfmark.catalog.application.commands import AddBook, AddCopy
 from shelfmark.catalog.application.queries import BookFilter, BookSummary
 from shelfmark.catalog.domain.errors import BookNotFound
 from shelfmark.catalog.domain.values import Circulation
-from shelfmark.entrypoints.http.deps import App, CallerDep
+from shelfmark.entrypoints.http.access import CallerDep
+from shelfmark.entrypoints.http.deps import App
 from shelfmark.entrypoints.http.fields import BarcodeIn, Text
 from shelfmark.entrypoints.http.responses import PageOut, page_out, with_etag
 from shelfmark.seedwork.pagination import PageRequest, decode_cursor

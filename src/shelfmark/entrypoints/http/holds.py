@@ -8,7 +8,8 @@ from uuid import UUID
 from fastapi import APIRouter, Request, Response, status
 from pydantic import BaseModel, ConfigDict
 
-from shelfmark.entrypoints.http.deps import App, CallerDep
+from shelfmark.entrypoints.http.access import CallerDep
+from shelfmark.entrypoints.http.deps import App
 from shelfmark.entrypoints.http.responses import with_etag
 from shelfmark.lending.application.commands import CancelHold, PlaceHold
 from shelfmark.lending.application.queries import HoldView

@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from shelfmark.access.infrastructure.tokens import TokenService
 from shelfmark.entrypoints.http.problems import problem
 from shelfmark.seedwork.clock import Clock
 from shelfmark.seedwork.infrastructure.idempotency import (
@@ -24,11 +25,16 @@ MAX_KEY = 255
 
 class IdempotencyMiddleware:
     def __init__(
-        self, app: ASGIApp, store: Callable[[], IdempotencyStore], clock: Callable[[], Clock]
+        self,
+        app: ASGIApp,
+        store: Callable[[], IdempotencyStore],
+        clock: Callable[[], Clock],
+        tokens: Callable[[], TokenService],
     ) -> None:
         self.app = app
         self._store = store
         self._clock = clock
+        self._tokens = tokens
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         key = dict(scope.get("headers", [])).get(HEADER) if scope["type"] == "http" else None
@@ -51,6 +57,7 @@ class IdempotencyMiddleware:
         body, receive_again = await _buffered(receive)
         store = self._store()
         request = fingerprint(scope["path"], scope.get("query_string", b""), body)
+        key = self._scoped(scope, key)
         claim = await store.claim(key.decode("latin-1"), request, self._clock().now())
         if isinstance(claim, Mismatch):
             await _answer(
@@ -79,6 +86,9 @@ class IdempotencyMiddleware:
         else:
             assert isinstance(claim, Claimed)
             await self._run_and_store(scope, receive_again, send, store, key.decode("latin-1"))
+
+    def _scoped(self, scope: Scope, key: bytes) -> bytes:
+        return _subject(scope, self._tokens()).encode() + b":" + key
 
     async def _run_and_store(
         self, scope: Scope, receive: Receive, send: Send, store: IdempotencyStore, key: str
@@ -109,6 +119,14 @@ class IdempotencyMiddleware:
                 status, headers.get(b"content-type"), headers.get(b"location"), b"".join(chunks)
             ),
         )
+
+
+def _subject(scope: Scope, tokens: TokenService) -> str:
+    """Keys are per caller: two callers may pick the same key without meeting."""
+    header = dict(scope.get("headers", [])).get(b"authorization", b"").decode("latin-1")
+    scheme, _, token = header.partition(" ")
+    principal = tokens.verify(token.strip(), "access") if scheme.lower() == "bearer" else None
+    return str(principal.account_id) if principal else "anonymous"
 
 
 def fingerprint(path: str, query: bytes, body: bytes) -> str:

@@ -10,7 +10,8 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from shelfmark.entrypoints.http.deps import App, CallerDep
+from shelfmark.entrypoints.http.access import CallerDep
+from shelfmark.entrypoints.http.deps import App
 from shelfmark.entrypoints.http.fields import BarcodeIn, EmailIn, Instant, Text
 from shelfmark.entrypoints.http.responses import PageOut, page_out, with_etag
 from shelfmark.entrypoints.http.schemas import LoanOut

@@ -8,7 +8,9 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Request, Response, status
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
-from shelfmark.entrypoints.http.deps import App, CallerDep
+from shelfmark.access.application.commands import CreatePatronLogin
+from shelfmark.entrypoints.http.access import CallerDep
+from shelfmark.entrypoints.http.deps import App
 from shelfmark.entrypoints.http.fields import EmailIn, Text
 from shelfmark.entrypoints.http.holds import HoldOut
 from shelfmark.entrypoints.http.responses import PageOut, page_out, with_etag
@@ -37,6 +39,9 @@ class NewPatron(BaseModel):
     email: EmailIn
     category: CategoryIn = Field(
         "regular", validation_alias=AliasChoices("category", "membership_tier")
+    )
+    password: str | None = Field(
+        None, min_length=8, max_length=128, description="Lets the patron log in with the e-mail."
     )
 
 
@@ -86,6 +91,8 @@ async def register_patron(
     patron_id = await app.execute(
         RegisterPatron(body.first_name, body.last_name, body.email, body.category, caller.actor)
     )
+    if body.password is not None:
+        await app.execute(CreatePatronLogin(patron_id, body.email, body.password, caller.actor))
     response.headers["Location"] = f"/patrons/{patron_id}"
     return await _details(app, patron_id)
 

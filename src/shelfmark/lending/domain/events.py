@@ -18,6 +18,12 @@ class BookBorrowed(DomainEvent):
     copy_id: UUID
     patron_id: UUID
     due_at: datetime
+    due_set_by_staff: bool = False
+
+    @property
+    def is_audited(self) -> bool:
+        """A due date staff chose instead of the policy's is an override."""
+        return self.due_set_by_staff
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -48,6 +54,8 @@ class FineAssessed(DomainEvent):
 
 @dataclass(frozen=True, kw_only=True)
 class PaymentReceived(DomainEvent):
+    audited = True
+
     amount: Money
 
 
@@ -116,6 +124,8 @@ class LostItemCharged(DomainEvent):
 
 @dataclass(frozen=True, kw_only=True)
 class FeeWaived(DomainEvent):
+    audited = True
+
     amount: Money
     reason: str
 

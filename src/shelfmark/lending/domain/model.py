@@ -122,6 +122,7 @@ class Loan(AggregateRoot):
                 copy_id=copy_id,
                 patron_id=patron_id,
                 due_at=loan.due_at,
+                due_set_by_staff=due_at is not None,
             )
         )
         return loan

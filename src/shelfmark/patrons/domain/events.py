@@ -19,16 +19,20 @@ class PatronRegistered(DomainEvent):
 
 @dataclass(frozen=True, kw_only=True)
 class PatronSuspended(DomainEvent):
+    audited = True
+
     reason: str
 
 
 @dataclass(frozen=True, kw_only=True)
 class PatronReinstated(DomainEvent):
-    pass
+    audited = True
 
 
 @dataclass(frozen=True, kw_only=True)
 class PatronCategoryChanged(DomainEvent):
+    audited = True
+
     previous: str
     category: str
 

@@ -24,6 +24,12 @@ class SqlPatronReader:
             ).first()
         return _view(row) if row else None
 
+    async def id_by_email(self, email: str) -> UUID | None:
+        async with self._engine.connect() as connection:
+            return await connection.scalar(
+                select(patrons.c.id).where(patrons.c.email == email.strip().lower())
+            )
+
     async def list(self, filters: PatronFilter, page: PageRequest) -> Page[PatronView]:
         order = (patrons.c.last_name, patrons.c.first_name, patrons.c.id)
         query = select(patrons).order_by(*order)

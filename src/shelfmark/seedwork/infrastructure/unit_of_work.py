@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from shelfmark.seedwork.application import ConcurrencyConflict
 from shelfmark.seedwork.domain import AggregateRoot, DomainEvent
+from shelfmark.seedwork.infrastructure.audit import append_to_audit_log
 from shelfmark.seedwork.infrastructure.outbox import append_to_outbox
 
 A = TypeVar("A", bound=AggregateRoot)
@@ -108,6 +109,7 @@ class SqlAlchemyUnitOfWork(abc.ABC):
             for repository in self._repositories():
                 events.extend(await repository.flush())
             await append_to_outbox(self.connection, events)
+            await append_to_audit_log(self.connection, events)
             await self.connection.commit()
         except IntegrityError as error:
             if is_unique_violation(error):

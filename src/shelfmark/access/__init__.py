@@ -1,0 +1,1 @@
+"""Access: who may log in (staff users and patrons), with which role."""

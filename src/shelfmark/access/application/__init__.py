@@ -1,0 +1,1 @@
+"""Account use cases: log in, manage staff users."""

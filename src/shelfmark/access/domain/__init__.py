@@ -1,0 +1,1 @@
+"""Plain-Python account model."""

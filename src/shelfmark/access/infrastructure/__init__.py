@@ -1,0 +1,1 @@
+"""Account adapters: table, repository, Argon2 hashing."""

@@ -1,0 +1,46 @@
+"""The access context's adapters, wired: hashing, tokens, rate limits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from limits import RateLimitItem, parse, storage
+from limits.aio.strategies import MovingWindowRateLimiter
+
+from shelfmark.access.infrastructure.hashing import Argon2PasswordHasher
+from shelfmark.access.infrastructure.tokens import TokenService
+from shelfmark.bootstrap.secrets import signing_key
+from shelfmark.config import Settings
+from shelfmark.seedwork.clock import Clock
+
+
+@dataclass(frozen=True)
+class RateLimits:
+    limiter: MovingWindowRateLimiter
+    per_account_login: RateLimitItem
+    per_client_login: RateLimitItem
+    per_client: RateLimitItem
+
+
+def rate_limits(settings: Settings) -> RateLimits:
+    store = storage.storage_from_string(settings.rate_limit_storage)
+    return RateLimits(
+        MovingWindowRateLimiter(store),
+        parse(settings.login_limit_per_account),
+        parse(settings.login_limit_per_client),
+        parse(settings.request_limit_per_client),
+    )
+
+
+def token_service(settings: Settings, clock: Clock) -> TokenService:
+    return TokenService(
+        signing_key(settings),
+        clock,
+        access_ttl=timedelta(minutes=settings.access_token_minutes),
+        refresh_ttl=timedelta(hours=settings.refresh_token_hours),
+    )
+
+
+def password_hasher() -> Argon2PasswordHasher:
+    return Argon2PasswordHasher()

@@ -1,0 +1,85 @@
+"""Defences every response gets: a per-client request limit, a body size limit, and security
+headers. Pure ASGI, so an oversize body is refused while it streams in."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from shelfmark.bootstrap.security import RateLimits
+from shelfmark.entrypoints.http.problems import problem
+
+SECURITY_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"strict-transport-security", b"max-age=63072000; includeSubDomains"),
+    (b"cross-origin-resource-policy", b"same-origin"),
+]
+API_ONLY_HEADERS = [(b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'")]
+DOCS = ("/docs", "/redoc", "/openapi.json")
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+class HardeningMiddleware:
+    def __init__(
+        self, app: ASGIApp, limits: Callable[[], RateLimits], max_body: Callable[[], int]
+    ) -> None:
+        self.app = app
+        self._limits = limits
+        self._max_body = max_body
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limits = self._limits()
+        client = scope["client"][0] if scope.get("client") else "unknown"
+        if not await limits.limiter.hit(limits.per_client, "client", client):
+            stats = await limits.limiter.get_window_stats(limits.per_client, "client", client)
+            retry = str(max(1, math.ceil(stats.reset_time - time.time())))
+            await problem(
+                429, "too many requests", code="RATE_LIMITED", headers={"Retry-After": retry}
+            )(scope, receive, send)
+            return
+        max_body = self._max_body()
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > max_body:
+            await _too_large(scope, receive, send, max_body)
+            return
+        started = False
+        received = 0
+        extra = SECURITY_HEADERS + ([] if scope["path"].startswith(DOCS) else API_ONLY_HEADERS)
+
+        async def counted() -> Message:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > max_body:
+                raise BodyTooLarge
+            return message
+
+        async def send_hardened(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                message["headers"] = [*message.get("headers", []), *extra]
+            await send(message)
+
+        try:
+            await self.app(scope, counted, send_hardened)
+        except BodyTooLarge:
+            if started:
+                raise
+            await _too_large(scope, receive, send_hardened, max_body)
+
+
+async def _too_large(scope: Scope, receive: Receive, send: Send, max_body: int) -> None:
+    response = problem(413, f"the body is larger than {max_body} bytes", code="BODY_TOO_LARGE")
+    await response(scope, receive, send)

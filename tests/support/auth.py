@@ -1,0 +1,47 @@
+"""Tokens for tests: minted by the app's own token service for a principal of our choosing."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Generator
+
+import httpx
+
+from shelfmark.access.application.handlers import Principal
+from shelfmark.access.domain.model import Role
+from shelfmark.bootstrap import Shelfmark
+
+DESK_ACCOUNT = uuid.UUID("00000000-0000-4000-8000-00000000d35c")
+
+
+def bearer(shelfmark: Shelfmark, principal: Principal) -> dict[str, str]:
+    return {"Authorization": f"Bearer {shelfmark.tokens.issue(principal).access_token}"}
+
+
+def librarian(shelfmark: Shelfmark) -> dict[str, str]:
+    return bearer(shelfmark, Principal(DESK_ACCOUNT, "desk", Role.LIBRARIAN, None))
+
+
+def admin(shelfmark: Shelfmark) -> dict[str, str]:
+    return bearer(shelfmark, Principal(uuid.uuid4(), "chief", Role.ADMIN, None))
+
+
+def patron(shelfmark: Shelfmark, patron_id: uuid.UUID, email: str) -> dict[str, str]:
+    return bearer(shelfmark, Principal(uuid.uuid4(), email, Role.PATRON, patron_id))
+
+
+class FreshToken(httpx.Auth):
+    """Mints a new access token for every request, so tests that move the clock by weeks
+    never send an expired one."""
+
+    def __init__(self, shelfmark: Shelfmark, principal: Principal) -> None:
+        self.shelfmark = shelfmark
+        self.principal = principal
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        request.headers.update(bearer(self.shelfmark, self.principal))
+        yield request
+
+
+def as_librarian(shelfmark: Shelfmark) -> FreshToken:
+    return FreshToken(shelfmark, Principal(DESK_ACCOUNT, "desk", Role.LIBRARIAN, None))
