@@ -412,3 +412,22 @@ async def test_the_daily_job_run_twice_emits_each_event_once(
     assert (await desk.get(f"/loans/{lost['id']}"))["status"] == "lost"
     assert (await desk.get(f"/loans/{overdue['id']}"))["status"] == "overdue"
     assert (await desk.get(f"/holds/{uncollected['id']}"))["status"] == "expired"
+
+
+async def test_a_copy_on_the_hold_shelf_is_not_listed_as_available(desk: Circulation) -> None:
+    book, patron = await desk.book(), await desk.patron()
+    await desk.queue(book, patron)
+    listed = (await desk.get("/books?available=true"))["items"]
+    assert book["id"] not in [b["id"] for b in listed]
+
+
+async def test_a_loan_aged_to_lost_is_not_renewed(
+    desk: Circulation, clock: MutableClock, shelfmark: Shelfmark
+) -> None:
+    book, patron = await desk.book(), await desk.patron()
+    loan = await desk.lend(book, patron)
+    clock.set(at(20, month=4))
+    await shelfmark.run_daily_jobs()
+    paid = await desk.api.post(f"/patrons/{patron['id']}/payments", json={"amount": "30.00"})
+    assert paid.status_code == 201  # replacement and processing fee settled
+    assert reasons(await desk.api.post(f"/loans/{loan['id']}/renew")) == ["LOAN_LOST"]

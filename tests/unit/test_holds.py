@@ -41,6 +41,7 @@ def test_a_placed_hold_is_ready_at_once_when_a_suitable_copy_is_on_the_shelf() -
         copies=[shelf_copy(on_loan=True), shelf_copy()],
         standing=standing(),
         active_holds=[],
+        waiting=[],
         has_book_on_loan=False,
         open_ended=False,
         queue_number=1,
@@ -59,6 +60,7 @@ def test_a_reference_only_book_cannot_be_held() -> None:
             copies=[shelf_copy("reference")],
             standing=standing(),
             active_holds=[],
+            waiting=[],
             has_book_on_loan=False,
             open_ended=False,
             queue_number=1,
@@ -95,3 +97,22 @@ def test_expiry_of_waiting_and_ready_holds() -> None:
 )
 def test_renewal_and_waiting_holds(waiting: int, on_shelf: int, refused: bool) -> None:
     assert (holds_waiting_refusal(waiting, on_shelf) is not None) is refused
+
+
+def test_nobody_jumps_the_queue_for_a_copy_that_appeared_on_the_shelf() -> None:
+    earlier = queued(1)
+    shelf = shelf_copy()
+    late = place_hold(
+        book_id=earlier.book_id,
+        copies=[shelf],
+        standing=standing(),
+        active_holds=[],
+        waiting=[earlier],
+        has_book_on_loan=False,
+        open_ended=False,
+        queue_number=2,
+        now=MONDAY,
+        actor="desk",
+    )
+    assert (earlier.status, earlier.copy_id) == (HoldStatus.READY, shelf.copy_id)
+    assert late.status is HoldStatus.WAITING

@@ -56,15 +56,19 @@ class SqlBookReader:
         return page_of(summaries, page, key=lambda b: (b.title, str(b.id)))
 
 
-# The read side may look at lending's open loans through a table clause (never its model):
-# a book is available when one of its copies has no open loan.
+# The read side may look at lending's tables through table clauses (never its model): a book
+# is available when one of its copies is neither out on loan nor kept on the hold shelf.
 _open_loans = table("loans", column("copy_id", Uuid), column("returned_at"))
+_ready_holds = table("holds", column("copy_id", Uuid), column("status"))
 _on_shelf = (
     select(copies.c.id)
     .where(
         copies.c.book_id == books.c.id,
         ~select(_open_loans.c.copy_id)
         .where(_open_loans.c.copy_id == copies.c.id, _open_loans.c.returned_at.is_(None))
+        .exists(),
+        ~select(_ready_holds.c.copy_id)
+        .where(_ready_holds.c.copy_id == copies.c.id, _ready_holds.c.status == "ready")
         .exists(),
     )
     .exists()

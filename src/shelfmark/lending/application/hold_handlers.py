@@ -26,6 +26,7 @@ async def place_hold(
             copies=copies,
             standing=await standing_of(uow, command.patron_id, policy, now),
             active_holds=await uow.holds.active_for_patron(command.patron_id),
+            waiting=await uow.holds.waiting_for_book(command.book_id),
             has_book_on_loan=await uow.loans.has_open_loan_of(command.patron_id, command.book_id),
             open_ended=command.open_ended,
             queue_number=await uow.holds.next_queue_number(command.book_id),

@@ -152,6 +152,8 @@ class Loan(AggregateRoot):
         """The loan's own reasons to refuse a renewal; the patron's are checked by the rules."""
         if not self.is_open:
             return [Reason("LOAN_ALREADY_RETURNED", "the loan has already been returned")]
+        if self.status is LoanStatus.LOST:
+            return [Reason("LOAN_LOST", "a loan aged to lost is settled by returning the copy")]
         if self.renewals_left == 0:
             return [
                 Reason(

@@ -54,13 +54,16 @@ def place_hold(
     copies: Sequence[ShelfCopy],
     standing: Standing,
     active_holds: Sequence[Hold],
+    waiting: Sequence[Hold],
     has_book_on_loan: bool,
     open_ended: bool,
     queue_number: int,
     now: datetime,
     actor: str,
 ) -> Hold:
-    """Queues the patron; a suitable copy on the shelf is kept for them at once."""
+    """Queues the patron; a suitable copy on the shelf is kept for them at once, unless an
+    earlier waiting hold may take it (a copy added to the catalog meanwhile goes to the queue
+    first: nobody jumps it)."""
     reasons = hold_refusals(
         book_id=book_id,
         copies=copies,
@@ -83,7 +86,14 @@ def place_hold(
         now=now,
         actor=actor,
     )
-    on_shelf = next((c for c in copies if c.on_shelf and c.may_go_to(restricted_ok)), None)
+    free = [c for c in copies if c.on_shelf]
+    for copy in list(free):
+        if (earlier := next_in_line(waiting, copy)) is not None:
+            earlier.make_ready(
+                copy.copy_id, library.calendar, library.pickup_window_days, now, actor
+            )
+            free.remove(copy)
+    on_shelf = next((c for c in free if c.may_go_to(restricted_ok)), None)
     if on_shelf is not None:
         hold.make_ready(on_shelf.copy_id, library.calendar, library.pickup_window_days, now, actor)
     return hold
