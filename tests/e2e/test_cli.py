@@ -33,3 +33,25 @@ def test_a_bad_setting_stops_the_service(env: dict[str, str]) -> None:
     result = CliRunner().invoke(app, ["serve"], env=env | {"SHELFMARK_LOG_LEVEL": "loud"})
     assert result.exit_code == 2
     assert "log_level" in result.output
+
+
+def test_staff_users_are_managed_from_the_cli(env: dict[str, str], tmp_path: Path) -> None:
+    env = env | {"SHELFMARK_VAR_DIR": str(tmp_path)}
+    runner = CliRunner()
+    created = runner.invoke(
+        app,
+        ["users", "create", "Chief", "--role", "admin", "--password-stdin"],
+        input="a long enough password\n",
+        env=env,
+    )
+    assert created.exit_code == 0, created.output
+    again = runner.invoke(
+        app, ["users", "create", "chief", "--password-stdin"], input="another password\n", env=env
+    )
+    assert again.exit_code == 1 and "already has an account" in again.output
+    short = runner.invoke(
+        app, ["users", "reset-password", "chief", "--password-stdin"], input="short\n", env=env
+    )
+    assert short.exit_code == 1 and "8..128" in short.output
+    assert runner.invoke(app, ["users", "disable", "chief"], env=env).exit_code == 0
+    assert runner.invoke(app, ["users", "disable", "nobody"], env=env).exit_code == 1

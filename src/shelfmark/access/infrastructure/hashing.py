@@ -7,8 +7,8 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 
 class Argon2PasswordHasher:
-    def __init__(self) -> None:
-        self._argon2 = PasswordHasher()
+    def __init__(self, time_cost: int = 3, memory_cost_kib: int = 65536) -> None:
+        self._argon2 = PasswordHasher(time_cost=time_cost, memory_cost=memory_cost_kib)
 
     def hash(self, password: str) -> str:
         return self._argon2.hash(password)
