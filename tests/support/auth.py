@@ -26,10 +26,6 @@ def admin(shelfmark: Shelfmark) -> dict[str, str]:
     return bearer(shelfmark, Principal(uuid.uuid4(), "chief", Role.ADMIN, None))
 
 
-def patron(shelfmark: Shelfmark, patron_id: uuid.UUID, email: str) -> dict[str, str]:
-    return bearer(shelfmark, Principal(uuid.uuid4(), email, Role.PATRON, patron_id))
-
-
 class FreshToken(httpx.Auth):
     """Mints a new access token for every request, so tests that move the clock by weeks
     never send an expired one."""

@@ -166,10 +166,6 @@ class FakeHoldRepository(FakeRepository[Hold]):
     async def waiting_for_book(self, book_id: UUID) -> list[Hold]:
         return self._where(lambda h: h.book_id == book_id and h.status is HoldStatus.WAITING)
 
-    async def ready_for_copy(self, copy_id: UUID) -> Hold | None:
-        found = self._where(lambda h: h.copy_id == copy_id and h.status is HoldStatus.READY)
-        return found[0] if found else None
-
     async def active_for_patron(self, patron_id: UUID) -> list[Hold]:
         return self._where(lambda h: h.patron_id == patron_id and h.status.is_active)
 

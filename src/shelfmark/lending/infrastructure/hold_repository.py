@@ -30,12 +30,6 @@ class SqlAlchemyHoldRepository(SqlRepository[Hold]):
             holds.c.book_id == book_id, holds.c.status == HoldStatus.WAITING.value
         )
 
-    async def ready_for_copy(self, copy_id: UUID) -> Hold | None:
-        rows = await self._load(
-            holds.c.copy_id == copy_id, holds.c.status == HoldStatus.READY.value
-        )
-        return rows[0] if rows else None
-
     async def active_for_patron(self, patron_id: UUID) -> list[Hold]:
         return await self._load(holds.c.patron_id == patron_id, holds.c.status.in_(ACTIVE))
 
