@@ -40,7 +40,7 @@ class Settings(BaseSettings):
         30.0, gt=0, description="How often the scheduler reads the clock to see if jobs are due."
     )
     var_dir: Path = Field(
-        Path("var"), description="Where the embedded mode keeps its files (database, keys)."
+        Path("var"), description="Where generated files go (the token signing key)."
     )
     jwt_secret: SecretStr | None = Field(
         None,

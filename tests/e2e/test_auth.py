@@ -178,3 +178,40 @@ async def test_cors_allows_only_the_configured_origins(
         )
     assert ours.headers["access-control-allow-origin"] == "https://desk.library.example"
     assert "access-control-allow-origin" not in theirs.headers
+
+
+async def test_a_stale_token_does_not_lock_anyone_out_of_open_routes(
+    http: httpx.AsyncClient,
+) -> None:
+    tokens = (await login(http, "alice", PASSWORD)).json()
+    stale = {"Authorization": "Bearer not-a-token"}
+    assert (await http.get("/books", headers=stale)).status_code == 200
+    refreshed = await http.post(
+        "/auth/refresh", json={"refresh_token": tokens["refresh_token"]}, headers=stale
+    )
+    assert refreshed.status_code == 200
+    assert (await http.get("/loans", headers=stale)).json()["code"] == "UNAUTHENTICATED"
+
+
+async def test_a_streamed_oversize_body_is_413(http: httpx.AsyncClient) -> None:
+    async def chunks() -> AsyncIterator[bytes]:
+        for _ in range(40):
+            yield b"x" * 65_536
+
+    response = await http.post(
+        "/books", content=chunks(), headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 413
+    assert response.json()["code"] == "BODY_TOO_LARGE"
+
+
+async def test_a_rate_limit_store_outage_is_not_an_api_outage(
+    engines: Engines, clock: MutableClock, tmp_path: Path
+) -> None:
+    unreachable = "async+redis://127.0.0.1:9/0?socket_connect_timeout=0.2"
+    settings = Settings(var_dir=tmp_path, rate_limit_storage=unreachable)
+    app = create_app(shelfmark=bootstrap(settings, clock=clock, engines=engines))
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://shelfmark.test") as client:
+        assert (await client.get("/health")).status_code == 200
+        assert (await client.get("/books")).status_code == 200

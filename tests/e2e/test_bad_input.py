@@ -689,7 +689,7 @@ LOGIN_CASES = [
         LOGIN,
         "unknown user",
         401,
-        code="WRONG_USERNAME_OR_PASSWORD",
+        code="UNAUTHENTICATED",
         content=b"username=nobody&password=whatever1",
         content_type=FORM,
     ),
@@ -710,7 +710,7 @@ REFRESH_CASES = [
         ],
     ),
     extra_field(REFRESH, "scope"),
-    Case(REFRESH, "not a token", 401, code="THE_REFRESH_TOKEN_IS_NOT_VALID", json=VALID[REFRESH]),
+    Case(REFRESH, "not a token", 401, code="UNAUTHENTICATED", json=VALID[REFRESH]),
 ]
 
 HEADER_CASES = [case for route in VALID for case in header_cases(route)]

@@ -1,4 +1,4 @@
-"""The `shelfmark` command: serve, migrate, seed. Every command goes through the bootstrap."""
+"""The `shelfmark` command: serve, migrate, jobs, users, seed. All go through the bootstrap."""
 
 from __future__ import annotations
 
@@ -8,12 +8,15 @@ from typing import Annotated
 
 import typer
 import uvicorn
+from limits.errors import ConfigurationError
 from pydantic import ValidationError
 
 from shelfmark.access.application.commands import CreateStaffUser, DisableUser, ResetPassword
 from shelfmark.access.infrastructure.repository import staff_exists
 from shelfmark.bootstrap import bootstrap, migrations
 from shelfmark.bootstrap.logging import configure_logging
+from shelfmark.bootstrap.secrets import signing_key
+from shelfmark.bootstrap.security import rate_limits
 from shelfmark.config import Settings
 from shelfmark.lending.infrastructure.policy_source import PolicyFileError, load_policy
 from shelfmark.seedwork.domain import DomainError
@@ -30,12 +33,17 @@ def _settings() -> Settings:
     try:
         settings = Settings()
         load_policy(settings.policy_file)
+        signing_key(settings)
+        rate_limits(settings)
     except ValidationError as error:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
         typer.echo(f"shelfmark: invalid settings: {problems}", err=True)
         raise typer.Exit(2) from None
     except PolicyFileError as error:
         typer.echo(f"shelfmark: {error}", err=True)
+        raise typer.Exit(2) from None
+    except (ValueError, ConfigurationError) as error:
+        typer.echo(f"shelfmark: invalid settings: {error}", err=True)
         raise typer.Exit(2) from None
     configure_logging(settings.log_level, settings.log_json)
     return settings

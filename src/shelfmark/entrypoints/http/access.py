@@ -191,6 +191,13 @@ def _caller(request: Request, token: str | None, app: Shelfmark) -> Caller:
     return Caller(principal.username, principal.role, principal.patron_id)
 
 
+def _caller_or_anonymous(request: Request, token: str | None, app: Shelfmark) -> Caller:
+    try:
+        return _caller(request, token, app)
+    except HTTPException:
+        return ANONYMOUS
+
+
 async def authorize(
     request: Request, token: Annotated[str | None, Depends(bearer_token)]
 ) -> Caller:
@@ -199,9 +206,11 @@ async def authorize(
     route = request.scope.get("route")
     path = route.path if isinstance(route, APIRoute) else request.url.path
     rule = ACCESS.get((request.method, path))
-    caller = _caller(request, token, app)
     if rule is None:
         raise _forbidden()
+    if rule is anyone:  # a stale token must not lock anyone out of open routes (or refresh)
+        return _caller_or_anonymous(request, token, app)
+    caller = _caller(request, token, app)
     await rule(caller, request, app)
     return caller
 

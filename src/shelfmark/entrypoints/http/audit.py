@@ -1,4 +1,5 @@
-"""The audit log, for admins: staff overrides and every change of money, newest first."""
+"""The audit log, for admins, newest first: staff overrides (suspensions, category changes,
+staff-set due dates, back-dated returns), payments and waivers, and changes to logins."""
 
 from __future__ import annotations
 

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from shelfmark.access.application.handlers import Principal
 from shelfmark.entrypoints.http.deps import App
+from shelfmark.entrypoints.http.hardening import allowed
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
@@ -56,13 +57,13 @@ async def token(
     """Staff log in with their username, patrons with their e-mail."""
     limits = app.rate_limits
     username = form.username.strip().lower()
-    if not await limits.limiter.hit(limits.per_client_login, "login-client", _client(request)):
+    if not await allowed(limits, limits.per_client_login, "login-client", _client(request)):
         raise await _throttled(app, limits.per_client_login, "login-client", _client(request))
-    if not await limits.limiter.test(limits.per_account_login, "login-account", username):
+    if not await allowed(limits, limits.per_account_login, "login-account", username, count=False):
         raise await _throttled(app, limits.per_account_login, "login-account", username)
     principal = await app.authenticate(username, form.password)
     if principal is None:
-        await limits.limiter.hit(limits.per_account_login, "login-account", username)
+        await allowed(limits, limits.per_account_login, "login-account", username)
         raise HTTPException(401, "wrong username or password", {"WWW-Authenticate": "Bearer"})
     return _tokens(app, principal)
 

@@ -46,12 +46,23 @@ async def _validation_error(_: Request, error: Exception) -> JSONResponse:
     return problem(422, f"invalid input: {fields}", code="INVALID_INPUT", errors=errors)
 
 
+#: Codes for the answers the framework and the access gate give (the detail says the rest).
+CODE_BY_STATUS = {
+    401: "UNAUTHENTICATED",
+    403: "NOT_ALLOWED",
+    404: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED",
+    413: "BODY_TOO_LARGE",
+    429: "RATE_LIMITED",
+}
+
+
 async def _http_error(_: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, StarletteHTTPException)
     if error.status_code == HTTPStatus.BAD_REQUEST:  # a body that is not JSON at all
         errors = [{"field": "body", "message": str(error.detail)}]
         return problem(422, "the body is not valid JSON", code="INVALID_INPUT", errors=errors)
-    code = str(error.detail).upper().replace(" ", "_")
+    code = CODE_BY_STATUS.get(error.status_code, HTTPStatus(error.status_code).name)
     return problem(error.status_code, str(error.detail), code=code, headers=error.headers)
 
 

@@ -7,6 +7,9 @@ import math
 import time
 from collections.abc import Callable
 
+import structlog
+from limits import RateLimitItem
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shelfmark.bootstrap.security import RateLimits
@@ -21,10 +24,26 @@ SECURITY_HEADERS = [
 ]
 API_ONLY_HEADERS = [(b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'")]
 DOCS = ("/docs", "/redoc", "/openapi.json")
+log = structlog.get_logger("shelfmark.ratelimit")
 
 
-class BodyTooLarge(Exception):
-    pass
+async def allowed(limits: RateLimits, item: RateLimitItem, *key: str, count: bool = True) -> bool:
+    """Counts a request against its limit. When the counters' store (Redis) is down the
+    request is let through and logged: a limiter outage must not become an API outage."""
+    try:
+        if count:
+            return await limits.limiter.hit(item, *key)
+        return await limits.limiter.test(item, *key)
+    except Exception:  # any failure of the store
+        log.warning("rate limit store unavailable; request allowed", limit=str(item))
+        return True
+
+
+class BodyTooLarge(HTTPException):
+    """Raised while the body streams in; FastAPI lets an HTTPException through as it is."""
+
+    def __init__(self, max_body: int) -> None:
+        super().__init__(413, f"the body is larger than {max_body} bytes")
 
 
 class HardeningMiddleware:
@@ -41,7 +60,7 @@ class HardeningMiddleware:
             return
         limits = self._limits()
         client = scope["client"][0] if scope.get("client") else "unknown"
-        if not await limits.limiter.hit(limits.per_client, "client", client):
+        if not await allowed(limits, limits.per_client, "client", client):
             stats = await limits.limiter.get_window_stats(limits.per_client, "client", client)
             retry = str(max(1, math.ceil(stats.reset_time - time.time())))
             await problem(
@@ -62,7 +81,7 @@ class HardeningMiddleware:
             message = await receive()
             received += len(message.get("body", b""))
             if received > max_body:
-                raise BodyTooLarge
+                raise BodyTooLarge(max_body)
             return message
 
         async def send_hardened(message: Message) -> None:

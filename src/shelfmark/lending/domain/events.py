@@ -43,6 +43,11 @@ class BookReturned(DomainEvent):
     returned_at: datetime
     fine: Money
 
+    @property
+    def is_audited(self) -> bool:
+        """A return dated earlier than it was recorded (a book drop) lowers the fine: audited."""
+        return self.returned_at < self.occurred_at
+
 
 @dataclass(frozen=True, kw_only=True)
 class FineAssessed(DomainEvent):
