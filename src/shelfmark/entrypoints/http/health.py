@@ -29,15 +29,24 @@ async def health() -> Liveness:
     return Liveness(status="ok")
 
 
-@router.get("/health/ready")
+class Readiness(BaseModel):
+    status: Literal["ok", "degraded", "down"]
+    checks: dict[str, Literal["ok", "degraded", "down"]]
+
+
+@router.get(
+    "/health/ready",
+    response_model=Readiness,
+    responses={503: {"model": Readiness, "description": "The database is down"}},
+)
 async def ready(app: App) -> JSONResponse:
     """Each dependency ok/degraded/down; 503 only when the database is down."""
     database = await _database_state(app)
-    body = {"status": "ok" if database == "ok" else "down", "checks": {"database": database}}
-    return JSONResponse(body, status_code=200 if database == "ok" else 503)
+    body = Readiness(status="ok" if database == "ok" else "down", checks={"database": database})
+    return JSONResponse(body.model_dump(), status_code=200 if database == "ok" else 503)
 
 
-async def _database_state(app: App) -> str:
+async def _database_state(app: App) -> Literal["ok", "down"]:
     async def ping() -> None:
         async with app.engines.read.connect() as connection:
             await connection.execute(text("SELECT 1"))

@@ -44,7 +44,10 @@ class Problem(BaseModel):
     errors: list[dict[str, str]] | None = None
 
 
-_PROBLEM = {"model": Problem, "content": {PROBLEM_JSON: {}}}
+_PROBLEM = {
+    "model": Problem,
+    "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+}
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {**_PROBLEM, "description": HTTPStatus(status).phrase}
     for status in (401, 403, 404, 409, 413, 422, 429)
