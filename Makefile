@@ -3,8 +3,10 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+BENCH_STAMP := $(VENV)/.bench-installed
 
-.PHONY: run test lint typecheck architecture coverage migrate seed clean lock bench-seed
+.PHONY: run test lint typecheck architecture coverage migrate seed clean lock bench-seed \
+	bench bench-long loadtest-ui
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -49,3 +51,20 @@ lock:  ## re-resolve every dependency to its newest allowed version and pin it
 
 bench-seed: $(STAMP)  ## time `shelfmark seed` for 100k books on SQLite and PostgreSQL
 	$(BIN)/python bench/seed.py
+
+# The load tests and the benchmark need the `bench` extra (Locust, matplotlib), pinned in
+# bench/constraints.txt on top of constraints.txt; `make test` does not install it.
+$(BENCH_STAMP): $(STAMP) bench/constraints.txt
+	$(BIN)/python -m pip install --quiet -c constraints.txt -c bench/constraints.txt -e '.[bench]'
+	touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP)  ## the embedded mode under the 93/7 mix, step by step, and the ceiling
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
+bench-long: $(BENCH_STAMP)  ## the same with 60 s steps, up to 128 users
+	$(BIN)/python bench/run.py --long $(BENCH_ARGS)
+
+LOCUST_HOST ?= http://127.0.0.1:8000
+loadtest-ui: $(BENCH_STAMP)  ## Locust's web UI on http://127.0.0.1:8089 against a running server
+	$(BIN)/locust -f bench/locust/locustfile.py --host $(LOCUST_HOST) \
+	  --web-host 127.0.0.1 --web-port 8089

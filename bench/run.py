@@ -1,0 +1,773 @@
+"""`make bench`: the embedded mode under the 93/7 library mix, step by step, plus a ceiling.
+
+What it does, every part bounded in time and stopped by itself:
+
+1. A fresh SQLite database and var dir in a temporary directory; `shelfmark seed` loads the
+   books, copies and patrons; `shelfmark users create --password-stdin` makes the librarian;
+   then a bench-only bulk insert (this file, `add_loans_and_logins`) adds the active loans (open
+   loans on distinct circulating copies, due in the future, version 1, the category's loan
+   numbers from the built-in policy) and patron logins (one Argon2id hash, made with the
+   server's own hasher and parameters, shared by every bench patron).
+2. `python -m shelfmark serve` on a free loopback port, the scheduler off, the rate and login
+   limits raised (one client address sends everything), tokens good for a day.
+3. A warm-up, then headless Locust (bench/locust/locustfile.py: FastHttpUser, one process) at
+   each concurrency step. Each step lets the users log in for a few seconds, resets the
+   statistics, then measures: requests, error rate, p50/p95/p99, RPS, server CPU (from
+   /proc/<pid>/stat), peak server RSS (VmRSS sampled every 0.2 s) and the generator's CPU.
+4. The ceiling: bench/ceiling_app.py serves the bytes Shelfmark answered to the same reads
+   (`GET /books?q=...`, `GET /books/{id}`) on the same uvicorn settings; both servers are driven
+   by the same read-only Locust user at the same concurrency, and the ratio is reported.
+5. bench/results/<date>-embedded.md, .csv and .png (latency percentiles against throughput).
+
+Server on core 0, generator on core 1 (`taskset`), when taskset exists and there are 2+ cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import platform
+import random
+import resource
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+RESULTS = BENCH / "results"
+LOCUSTFILE = BENCH / "locust" / "locustfile.py"
+READPATH_LOCUSTFILE = BENCH / "locust" / "readpath.py"
+MIX_USERS = ["BrowsingPatron", "Borrower", "Librarian"]
+STAFF = {"username": "bench-librarian", "password": "bench-librarian-password"}
+PATRON_PASSWORD = "bench-patron-password"  # noqa: S105 (a throwaway database's fixture)
+SEARCH_TERM = "garden"
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def log(message: str) -> None:
+    print(f"[bench {datetime.now():%H:%M:%S}] {message}", flush=True)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def pinning() -> tuple[list[str], list[str], str]:
+    """taskset prefixes for the server and the generator, and a sentence saying what was done."""
+    cores = os.cpu_count() or 1
+    if shutil.which("taskset") and cores >= 2:
+        generator = "1" if cores == 2 else f"1-{cores - 1}"
+        return (
+            ["taskset", "-c", "0"],
+            ["taskset", "-c", generator],
+            f"server pinned to core 0, generator to core(s) {generator} with taskset",
+        )
+    return [], [], "not pinned (taskset missing or a single core): server and generator share"
+
+
+# --- the data set -----------------------------------------------------------------------------
+
+
+def add_loans_and_logins(
+    database: Path, loans: int, logins: int, rng: random.Random
+) -> dict[str, Any]:
+    """Bench-only bulk insert of active loans and patron accounts; returns the fixtures."""
+    from sqlalchemy import create_engine, select
+
+    from shelfmark.access.infrastructure.hashing import Argon2PasswordHasher
+    from shelfmark.access.infrastructure.orm import accounts
+    from shelfmark.catalog.infrastructure.orm import books, copies
+    from shelfmark.entrypoints.seeding import ADJECTIVES, LAST_NAMES, NOUNS
+    from shelfmark.lending.infrastructure.orm import loans as loan_table
+    from shelfmark.lending.infrastructure.policy_source import load_policy
+    from shelfmark.patrons.infrastructure.orm import patrons
+
+    policy = load_policy(None)
+    rules = policy.library
+    engine = create_engine(f"sqlite:///{database}")
+    now = datetime.now(UTC)
+    with engine.begin() as connection:
+        circulating = connection.execute(
+            select(copies.c.id, copies.c.book_id, copies.c.barcode, copies.c.replacement_cost_cents)
+            .where(copies.c.circulation == "circulating")
+            .order_by(copies.c.barcode)
+        ).all()
+        people = connection.execute(
+            select(patrons.c.id, patrons.c.email, patrons.c.category).order_by(patrons.c.email)
+        ).all()
+        book_ids = connection.scalars(select(books.c.id).order_by(books.c.isbn)).all()
+        if loans > len(circulating) or not people:
+            raise SystemExit(f"cannot open {loans} loans on {len(circulating)} circulating copies")
+        loan_rows = []
+        for i, copy in enumerate(rng.sample(circulating, loans)):
+            patron = people[i % len(people)]  # 2 loans each for 20,000 loans over 10,000 patrons
+            category = policy.for_category(patron.category)
+            borrowed_at = now - timedelta(seconds=rng.randrange(10 * 24 * 3600))
+            loan_rows.append(
+                {
+                    "id": uuid.uuid4(),
+                    "book_id": copy.book_id,
+                    "copy_id": copy.id,
+                    "barcode": copy.barcode,
+                    "patron_id": patron.id,
+                    "borrowed_at": borrowed_at,
+                    # The period's length from the borrow, not moved to the closing hour or past
+                    # closed days as the domain does; at least four days ahead either way.
+                    "due_at": borrowed_at + timedelta(days=category.loan_period_days),
+                    "returned_at": None,
+                    "status": "active",
+                    "renewals_used": 0,
+                    "renewals_allowed": category.renewals,
+                    "loan_period_days": category.loan_period_days,
+                    "fine_per_day_cents": int(rules.fine_per_day * 100),
+                    "fine_grace_days": rules.fine_grace_days,
+                    "fine_cap_cents": int(rules.fine_cap * 100),
+                    "replacement_cost_cents": copy.replacement_cost_cents,
+                    "fines_assessed_cents": 0,
+                    "fine_cents": None,
+                    "lost_at": None,
+                    "due_soon_notice_for": None,
+                    "version": 1,
+                }
+            )
+        for start in range(0, len(loan_rows), 5_000):
+            connection.execute(loan_table.insert(), loan_rows[start : start + 5_000])
+        # The server's own hasher and parameters, hashed once for every bench patron.
+        password_hash = Argon2PasswordHasher().hash(PATRON_PASSWORD)
+        with_login = rng.sample(people, min(logins, len(people)))
+        connection.execute(
+            accounts.insert(),
+            [
+                {
+                    "id": uuid.uuid4(),
+                    "username": p.email,
+                    "role": "patron",
+                    "password_hash": password_hash,
+                    "patron_id": p.id,
+                    "disabled": False,
+                    "version": 1,
+                }
+                for p in with_login
+            ],
+        )
+    engine.dispose()
+    return {
+        "staff": STAFF,
+        "patron_password": PATRON_PASSWORD,
+        "patrons": [{"id": str(p.id), "email": p.email} for p in with_login],
+        "book_ids": [str(b) for b in rng.sample(list(book_ids), min(5_000, len(book_ids)))],
+        "search_terms": sorted({w.lower() for w in (*NOUNS, *ADJECTIVES, *LAST_NAMES)}),
+    }
+
+
+# --- processes and measurements ---------------------------------------------------------------
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime, stime
+
+
+def rss_mb(pid: int) -> float:
+    return int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * PAGE / 2**20
+
+
+class RssSampler(threading.Thread):
+    """Samples a process's RSS every 0.2 s until stopped; keeps the peak."""
+
+    def __init__(self, pid: int) -> None:
+        super().__init__(daemon=True)
+        self.pid, self.peak, self.done = pid, 0.0, threading.Event()
+
+    def run(self) -> None:
+        while not self.done.wait(0.2):
+            self.peak = max(self.peak, rss_mb(self.pid))
+
+    def stop(self) -> float:
+        self.done.set()
+        self.join(timeout=5)
+        return max(self.peak, rss_mb(self.pid))
+
+
+@dataclass
+class Server:
+    name: str
+    process: subprocess.Popen[bytes]
+    url: str
+    log: Path
+
+    def wait_ready(self, path: str, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise SystemExit(f"{self.name} exited: see {self.log}\n{self.log.read_text()}")
+            try:
+                with urllib.request.urlopen(self.url + path, timeout=2) as answer:  # noqa: S310
+                    if answer.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.2)
+        raise SystemExit(f"{self.name} not ready after {timeout:.0f}s: see {self.log}")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+
+
+def start(name: str, command: list[str], env: dict[str, str], log_dir: Path) -> Server:
+    port = free_port()
+    log_path = log_dir / f"{name}.log"
+    handle = log_path.open("wb")
+    process = subprocess.Popen(
+        [*command, "--port", str(port)], env=env, stdout=handle, stderr=subprocess.STDOUT
+    )
+    handle.close()
+    return Server(name, process, f"http://127.0.0.1:{port}", log_path)
+
+
+@dataclass
+class Step:
+    label: str
+    users: int
+    requests: int = 0
+    failures: int = 0
+    p50: float = 0
+    p95: float = 0
+    p99: float = 0
+    rps: float = 0
+    server_cpu: float = 0  # share of one core
+    server_rss_mb: float = 0
+    generator_cpu: float = 0  # share of one core
+    mix: dict[str, Any] = field(default_factory=dict)
+    endpoints: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def error_rate(self) -> float:
+        return self.failures / self.requests if self.requests else 0.0
+
+
+def run_locust(
+    label: str,
+    server: Server,
+    users: int,
+    seconds: float,
+    settle: float,
+    locustfile: Path,
+    classes: list[str],
+    env: dict[str, str],
+    work: Path,
+    generator_prefix: list[str],
+) -> Step:
+    """One headless Locust run; statistics reset after `settle` seconds (the logins)."""
+    prefix = work / f"locust-{label}"
+    mix_file = work / f"mix-{label}.json"
+    env = env | {
+        "BENCH_MEASURE_AFTER": str(settle),
+        "BENCH_MIX_FILE": str(mix_file),
+        "BENCH_STATS_FILE": f"{prefix}.json",
+    }
+    command = [
+        *generator_prefix,
+        str(Path(sys.executable).parent / "locust"),
+        "-f",
+        str(locustfile),
+        "--headless",
+        "--users",
+        str(users),
+        "--spawn-rate",
+        str(users),
+        "--run-time",
+        f"{settle + seconds:.0f}s",
+        "--host",
+        server.url,
+        "--only-summary",
+        "--loglevel",
+        "WARNING",
+        *classes,
+    ]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    locust = subprocess.Popen(
+        command, env=env, stdout=subprocess.DEVNULL, stderr=(work / f"{label}.err").open("wb")
+    )
+    time.sleep(settle)
+    sampler = RssSampler(server.process.pid)
+    sampler.start()
+    cpu_start, wall_start = cpu_seconds(server.process.pid), time.monotonic()
+    try:
+        locust.wait(timeout=settle + seconds + 60)
+    except subprocess.TimeoutExpired:
+        locust.kill()
+        locust.wait(timeout=10)
+    wall = time.monotonic() - wall_start
+    server_cpu = (cpu_seconds(server.process.pid) - cpu_start) / wall
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    generator = (after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime) / (
+        settle + wall
+    )
+    step = Step(label, users, server_cpu=server_cpu, server_rss_mb=sampler.stop())
+    step.generator_cpu = generator
+    stats_file = Path(f"{prefix}.json")
+    if stats_file.exists():
+        stats = json.loads(stats_file.read_text())
+        total = stats["total"]
+        step.requests, step.failures = total["requests"], total["failures"]
+        step.p50, step.p95, step.p99, step.rps = (total[k] for k in ("p50", "p95", "p99", "rps"))
+        step.endpoints = stats["entries"]
+    else:
+        tail = (work / f"{label}.err").read_text()[-2000:]
+        log(f"  no statistics from Locust; its stderr ends:\n{tail}")
+    if mix_file.exists():
+        step.mix = json.loads(mix_file.read_text())
+    return step
+
+
+def capture(url: str) -> bytes:
+    with urllib.request.urlopen(url, timeout=10) as answer:  # noqa: S310 (loopback)
+        return bytes(answer.read())
+
+
+# --- the report -------------------------------------------------------------------------------
+
+
+def cpu_model() -> str:
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor() or "unknown"
+
+
+def git(*args: str) -> str:
+    return subprocess.run(
+        ["git", *args], cwd=ROOT, capture_output=True, text=True, check=False
+    ).stdout.strip()
+
+
+def row(step: Step) -> list[str]:
+    return [
+        step.label,
+        str(step.users),
+        str(step.requests),
+        f"{step.error_rate:.2%}",
+        f"{step.p50:.0f}",
+        f"{step.p95:.0f}",
+        f"{step.p99:.0f}",
+        f"{step.rps:.0f}",
+        f"{step.server_cpu:.0%}",
+        f"{step.server_rss_mb:.0f}",
+        f"{step.generator_cpu:.0%}",
+    ]
+
+
+HEADER = [
+    "step",
+    "users",
+    "requests",
+    "errors",
+    "p50 ms",
+    "p95 ms",
+    "p99 ms",
+    "RPS",
+    "server CPU",
+    "peak RSS MB",
+    "generator CPU",
+]
+
+
+def table(steps: list[Step]) -> str:
+    lines = ["| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
+    lines += ["| " + " | ".join(row(s)) + " |" for s in steps]
+    return "\n".join(lines)
+
+
+def plot(steps: list[Step], ceilings: dict[str, float], path: Path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(8, 5))
+    rps = [s.rps for s in steps]
+    for name, marker in (("p50", "o"), ("p95", "s"), ("p99", "^")):
+        axes.plot(rps, [getattr(s, name) for s in steps], marker=marker, label=name)
+    for s in steps:
+        axes.annotate(f"{s.users}u", (s.rps, s.p99), textcoords="offset points", xytext=(4, 4))
+    # A ceiling line only where it fits on the same scale (it is in the report's table anyway).
+    for name, value in ceilings.items():
+        if value <= 3 * max(rps):
+            axes.axvline(value, linestyle="--", color="grey", linewidth=1, label=name)
+    axes.set_xlabel("throughput (requests/s)")
+    axes.set_ylabel("latency (ms)")
+    axes.set_yscale("log")
+    axes.set_title(title)
+    axes.grid(True, which="both", alpha=0.3)
+    axes.legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+
+
+# --- main -------------------------------------------------------------------------------------
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--long", action="store_true", help="60 s steps and more of them")
+    parser.add_argument("--books", type=int, default=100_000)
+    parser.add_argument("--patrons", type=int, default=10_000)
+    parser.add_argument("--loans", type=int, default=20_000)
+    parser.add_argument("--logins", type=int, default=2_000, help="patrons given a password")
+    parser.add_argument("--users", default=None, help="comma-separated concurrency steps")
+    parser.add_argument("--step-seconds", type=float, default=None)
+    parser.add_argument("--ceiling-users", type=int, default=32)
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args()
+    steps_users = [
+        int(u) for u in (args.users or ("8,16,32,64,128" if args.long else "8,16,32,64")).split(",")
+    ]
+    step_seconds = args.step_seconds or (60.0 if args.long else 20.0)
+    ceiling_seconds = 30.0 if args.long else 15.0
+    settle = 5.0  # before each step; more with more users (their logins queue on a busy server)
+    server_prefix, generator_prefix, pinned = pinning()
+    started = time.monotonic()
+    rng = random.Random(9)  # noqa: S311 (fake data)
+
+    with tempfile.TemporaryDirectory(prefix="shelfmark-bench-") as tmp:
+        work = Path(tmp)
+        database = work / "shelfmark.db"
+        env = os.environ | {
+            "DATABASE_URL": f"sqlite+aiosqlite:///{database}",
+            "SHELFMARK_VAR_DIR": str(work / "var"),
+            "SHELFMARK_SCHEDULER_ENABLED": "false",
+            "SHELFMARK_REQUEST_LIMIT_PER_CLIENT": "100000000/minute",
+            "SHELFMARK_LOGIN_LIMIT_PER_CLIENT": "1000000/minute",
+            "SHELFMARK_LOGIN_LIMIT_PER_ACCOUNT": "1000000/minute",
+            "SHELFMARK_ACCESS_TOKEN_MINUTES": "1440",
+            "SHELFMARK_LOG_LEVEL": "warning",
+        }
+        shelfmark = [sys.executable, "-m", "shelfmark"]
+
+        log(f"seeding {args.books:,} books and {args.patrons:,} patrons into {database}")
+        t0 = time.monotonic()
+        subprocess.run(
+            [*shelfmark, "seed", "--books", str(args.books), "--patrons", str(args.patrons)],
+            env=env,
+            check=True,
+            stdout=subprocess.DEVNULL,
+            timeout=600,
+        )
+        subprocess.run(
+            [*shelfmark, "users", "create", STAFF["username"], "--password-stdin"],
+            input=STAFF["password"] + "\n",
+            text=True,
+            env=env,
+            check=True,
+            stdout=subprocess.DEVNULL,
+            timeout=120,
+        )
+        log(f"adding {args.loans:,} active loans and {args.logins:,} patron logins")
+        fixtures = add_loans_and_logins(database, args.loans, args.logins, rng)
+        fixtures_file = work / "fixtures.json"
+        fixtures_file.write_text(json.dumps(fixtures))
+        seed_seconds = time.monotonic() - t0
+        locust_env = env | {"BENCH_FIXTURES": str(fixtures_file)}
+
+        server = start("shelfmark", [*server_prefix, *shelfmark, "serve"], env, work)
+        ceiling: Server | None = None
+        try:
+            server.wait_ready("/health/ready")
+            log(f"shelfmark serving at {server.url} (pid {server.process.pid}); {pinned}")
+            book = fixtures["book_ids"][0]
+            reads = {
+                "search": f"/books?q={SEARCH_TERM}",
+                "book": f"/books/{book}",
+            }
+            bodies = {}
+            for name, path in reads.items():
+                body_file = work / f"{name}.body"
+                body_file.write_bytes(capture(server.url + path))
+                bodies[path] = str(body_file)
+            (work / "bodies.json").write_text(json.dumps(bodies))
+
+            def mix(label: str, users: int, seconds: float) -> Step:
+                return run_locust(
+                    label,
+                    server,
+                    users,
+                    seconds,
+                    settle + users / 8,
+                    LOCUSTFILE,
+                    MIX_USERS,
+                    locust_env,
+                    work,
+                    generator_prefix,
+                )
+
+            log("warming up: 16 users, 10 s")
+            mix("warmup", 16, 10)
+            steps: list[Step] = []
+            for users in steps_users:
+                log(f"mix step: {users} users, {step_seconds:.0f} s")
+                steps.append(mix(f"{users}", users, step_seconds))
+                log("  " + " | ".join(row(steps[-1])))
+
+            ceiling = start(
+                "ceiling",
+                [
+                    *server_prefix,
+                    sys.executable,
+                    "-m",
+                    "uvicorn",
+                    "--app-dir",
+                    str(BENCH),
+                    "ceiling_app:app",
+                    "--host",
+                    "127.0.0.1",
+                    "--log-level",
+                    "warning",
+                    "--no-access-log",
+                ],
+                env | {"BENCH_CEILING_BODIES": str(work / "bodies.json")},
+                work,
+            )
+            ceiling.wait_ready(reads["search"])
+            read_steps: dict[str, Step] = {}
+            for name, path in reads.items():
+                for target in (server, ceiling):
+                    label = f"{name}-{target.name}"
+                    log(f"read path {path} on {target.name}: {args.ceiling_users} users")
+                    read_steps[label] = run_locust(
+                        label,
+                        target,
+                        args.ceiling_users,
+                        ceiling_seconds,
+                        2.0,
+                        READPATH_LOCUSTFILE,
+                        ["ReadPathUser"],
+                        env | {"BENCH_READ_PATH": path},
+                        work,
+                        generator_prefix,
+                    )
+                    log("  " + " | ".join(row(read_steps[label])))
+        finally:
+            server.stop()
+            if ceiling:
+                ceiling.stop()
+        total_seconds = time.monotonic() - started
+        body_sizes = {name: len(Path(bodies[path]).read_bytes()) for name, path in reads.items()}
+        write_report(
+            args,
+            steps,
+            read_steps,
+            reads,
+            body_sizes,
+            pinned,
+            seed_seconds,
+            total_seconds,
+            step_seconds,
+            ceiling_seconds,
+            settle,
+        )
+
+
+def write_report(
+    args: argparse.Namespace,
+    steps: list[Step],
+    read_steps: dict[str, Step],
+    reads: dict[str, str],
+    body_sizes: dict[str, int],
+    pinned: str,
+    seed_seconds: float,
+    total_seconds: float,
+    step_seconds: float,
+    ceiling_seconds: float,
+    settle: float,
+) -> None:
+    from importlib.metadata import version
+
+    now = datetime.now(UTC)
+    args.out.mkdir(parents=True, exist_ok=True)
+    stem = args.out / f"{now:%Y-%m-%d}-embedded"
+    commit = git("rev-parse", "--short", "HEAD")
+    dirty = " (plus uncommitted changes)" if git("status", "--porcelain") else ""
+    command = "make bench" + (f" BENCH_ARGS='{' '.join(sys.argv[1:])}'" if sys.argv[1:] else "")
+
+    with Path(f"{stem}.csv").open("w", newline="") as out:
+        writer = csv.writer(out)
+        writer.writerow(
+            [
+                "step",
+                "users",
+                "requests",
+                "failures",
+                "error_rate",
+                "p50_ms",
+                "p95_ms",
+                "p99_ms",
+                "rps",
+                "server_cpu",
+                "server_peak_rss_mb",
+                "generator_cpu",
+                "read_share",
+                "write_share",
+            ]
+        )
+        for s in [*steps, *read_steps.values()]:
+            writer.writerow(
+                [
+                    s.label,
+                    s.users,
+                    s.requests,
+                    f"{s.error_rate:.5f}",
+                    s.p50,
+                    s.p95,
+                    s.p99,
+                    f"{s.rps:.1f}",
+                    f"{s.server_cpu:.3f}",
+                    f"{s.server_rss_mb:.1f}",
+                    f"{s.generator_cpu:.3f}",
+                    f"{s.mix.get('read_share', 1.0):.4f}",
+                    f"{s.mix.get('write_share', 0.0):.4f}",
+                ]
+            )
+
+    ceilings = {f"bare ASGI {n}": read_steps[f"{n}-ceiling"].rps for n in reads}
+    plot(
+        steps,
+        ceilings,
+        Path(f"{stem}.png"),
+        f"Shelfmark embedded (SQLite), 93/7 mix, {now:%Y-%m-%d}",
+    )
+
+    mix_lines = []
+    for s in steps:
+        m = s.mix
+        counts = ", ".join(f"{k} {v}" for k, v in m.get("counts", {}).items())
+        mix_lines.append(
+            f"| {s.users} | {m.get('read_share', 0):.1%} | {m.get('write_share', 0):.1%} | "
+            f"{counts} |"
+        )
+    ratio_lines = []
+    for name, path in reads.items():
+        ours, bare = read_steps[f"{name}-shelfmark"], read_steps[f"{name}-ceiling"]
+        ratio_lines.append(
+            f"| `GET {path}` ({body_sizes[name]:,} bytes) | {ours.rps:.0f} | {ours.p99:.0f} | "
+            f"{bare.rps:.0f} | {bare.p99:.0f} | {bare.generator_cpu:.0%} | "
+            f"**{ours.rps / bare.rps:.3f}** |"
+        )
+    busiest = max(steps, key=lambda s: s.users)
+    endpoint_lines = [
+        f"| {e['name']} | {e['requests']} | {e['failures']} | {e['p50']:.0f} | "
+        f"{e['p95']:.0f} | {e['p99']:.0f} |"
+        for e in busiest.endpoints
+        if e["requests"]
+    ]
+    bare = [read_steps[f"{n}-ceiling"] for n in reads]
+    generator_us = max(b.generator_cpu / b.rps * 1e6 for b in bare if b.rps)
+    errors = [s for s in [*steps, *read_steps.values()] if s.failures]
+    errors_text = (
+        "Steps with failures: "
+        + ", ".join(f"{s.label} ({s.failures})" for s in errors)
+        + ". Locust's failure lists were in the run's temporary directory."
+        if errors
+        else "None: every request got an expected answer."
+    )
+    cores = os.cpu_count()
+    text = f"""# Benchmark: embedded mode (SQLite), {now:%Y-%m-%d %H:%M} UTC
+
+Written by `bench/run.py`; regenerate with `{command}`. Raw numbers in
+[{stem.name}.csv]({stem.name}.csv), the plot in [{stem.name}.png]({stem.name}.png).
+
+## Setup
+
+- machine: {cores} cores, {cpu_model()}, {platform.platform()}, Python {platform.python_version()}
+- commit: {commit}{dirty}
+- command: `{command}` ({total_seconds:.0f} s in all)
+- data: {args.books:,} books (1-3 copies each, `shelfmark seed`), {args.patrons:,} patrons,
+  {args.loans:,} active loans on distinct circulating copies and {args.logins:,} patron logins
+  (bench-only bulk insert in `bench/run.py`), one librarian (`shelfmark users create`);
+  {seed_seconds:.0f} s to build. A fresh SQLite file (WAL) in a temporary directory.
+- server: `python -m shelfmark serve` (uvicorn, one process, uvloop + httptools, access log
+  off), scheduler off, request and login limits raised to millions per minute (every request
+  comes from 127.0.0.1), tokens good for 24 h.
+- generator: Locust {version("locust")}, FastHttpUser, one process, no think time: each user
+  is one connection sending its next request when the last answer arrives (closed loop).
+- pinning: {pinned}.
+- each step: the users start and log in for {settle:.0f} s plus 1 s per 8 users, then the
+  statistics are reset and {step_seconds:.0f} s are measured. Warm-up before the first step:
+  16 users for 10 s.
+- server CPU is the server process's user+system time over the measured wall time (100% = one
+  core); peak RSS is its VmRSS sampled every 0.2 s; generator CPU is Locust's CPU the same way.
+
+## The 93/7 mix, step by step
+
+Latencies in ms (Locust rounds them), errors = failed requests / all requests. A business
+refusal (409: no copy available, loan limit, renewal limit, duplicate hold) is an expected
+answer and not an error.
+
+{table(steps)}
+
+![latency against throughput]({stem.name}.png)
+
+The mix the runner actually produced (reads = GET, writes = POST other than logins; logins
+are made at the start of each step, before the statistics reset):
+
+| users | reads | writes | counts |
+|---|---|---|---|
+{chr(10).join(mix_lines)}
+
+Each request at the busiest step ({busiest.users} users):
+
+| request | count | failures | p50 ms | p95 ms | p99 ms |
+|---|---|---|---|---|---|
+{chr(10).join(endpoint_lines)}
+
+## The ceiling: the same bytes from a bare ASGI app
+
+`bench/ceiling_app.py` answers with the bytes Shelfmark gave for the same request (captured at
+the start of the run), served by uvicorn with the same settings, pinned the same way; both are
+driven by the same read-only Locust user (`bench/locust/readpath.py`) with
+{args.ceiling_users} users for {ceiling_seconds:.0f} s.
+
+| read | Shelfmark RPS | p99 ms | bare RPS | p99 ms | generator CPU (bare) | Shelfmark / bare |
+|---|---|---|---|---|---|---|
+{chr(10).join(ratio_lines)}
+
+{table(list(read_steps.values()))}
+
+If the generator's CPU on the bare run is near 100%, the bare app was not the limit: Locust
+(here about {generator_us:.0f} µs of CPU per request) saturated its core first, so the "ceiling"
+is the generator's own ceiling and the ratio overstates Shelfmark's share of what the server
+could do.
+
+## Errors
+
+{errors_text}
+"""
+    Path(f"{stem}.md").write_text(text)
+    print(text)
+    log(f"wrote {stem}.md, .csv and .png")
+
+
+if __name__ == "__main__":
+    main()
