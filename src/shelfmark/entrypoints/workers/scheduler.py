@@ -29,13 +29,17 @@ class DailyScheduler:
         day = local.date()
         if not await self.app.job_runs.claim(DAILY, day, now):
             return False
-        report = await self.app.run_daily_jobs()
+        try:
+            report = await self.app.run_daily_jobs()
+        except BaseException:
+            await self.app.job_runs.release(DAILY, day)
+            raise
         await self.app.job_runs.finish(DAILY, day, self.app.clock.now())
         log.info("daily jobs ran", day=str(day), **report.changed)
         return True
 
     async def run(self) -> None:
-        """Ticks until cancelled; a failed run is logged and tried again the next day."""
+        """Ticks until cancelled; a failed run is logged and tried again at the next tick."""
         while True:
             try:
                 await self.tick()

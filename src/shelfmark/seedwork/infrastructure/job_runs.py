@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Column, Date, String, Table, update
+from sqlalchemy import Column, Date, String, Table, delete, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shelfmark.seedwork.infrastructure.metadata import metadata
 from shelfmark.seedwork.infrastructure.types import UtcDateTime
+from shelfmark.seedwork.infrastructure.unit_of_work import is_unique_violation
 
 job_runs = Table(
     "job_runs",
@@ -30,9 +31,18 @@ class SqlJobRuns:
         try:
             async with self._engine.begin() as connection:
                 await connection.execute(job_runs.insert().values(job=job, day=day, started_at=now))
-        except IntegrityError:
-            return False
+        except IntegrityError as error:
+            if is_unique_violation(error):
+                return False
+            raise
         return True
+
+    async def release(self, job: str, day: date) -> None:
+        """Gives up a claim whose run failed, so the next look at the clock tries again."""
+        async with self._engine.begin() as connection:
+            await connection.execute(
+                delete(job_runs).where(job_runs.c.job == job, job_runs.c.day == day)
+            )
 
     async def finish(self, job: str, day: date, now: datetime) -> None:
         async with self._engine.begin() as connection:
