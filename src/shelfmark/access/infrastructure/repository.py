@@ -44,16 +44,12 @@ class SqlAlchemyAccountRepository(SqlRepository[Account]):
         )
 
     async def _update(self, account: Account) -> None:
-        result = await self.connection.execute(
-            accounts.update()
-            .where(accounts.c.id == account.id, accounts.c.version == account.version)
-            .values(
-                password_hash=account.password_hash,
-                disabled=account.disabled,
-                version=account.version + 1,
-            )
+        await self._update_versioned(
+            accounts,
+            accounts.c.id,
+            account,
+            {"password_hash": account.password_hash, "disabled": account.disabled},
         )
-        self._check_updated(result.rowcount, account)
 
 
 def _account(row: Row[Any]) -> Account:

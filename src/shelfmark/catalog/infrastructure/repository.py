@@ -74,12 +74,9 @@ class SqlAlchemyBookRepository(SqlRepository[Book]):
         await self._insert_new_copies(book)
 
     async def _update(self, book: Book) -> None:
-        result = await self.connection.execute(
-            books.update()
-            .where(books.c.id == book.id, books.c.version == book.version)
-            .values(title=book.title, author=book.author, version=book.version + 1)
+        await self._update_versioned(
+            books, books.c.id, book, {"title": book.title, "author": book.author}
         )
-        self._check_updated(result.rowcount, book)
         await self._insert_new_copies(book)
 
     async def _insert_new_copies(self, book: Book) -> None:

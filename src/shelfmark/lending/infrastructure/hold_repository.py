@@ -70,12 +70,7 @@ class SqlAlchemyHoldRepository(SqlRepository[Hold]):
         )
 
     async def _update(self, hold: Hold) -> None:
-        result = await self.connection.execute(
-            holds.update()
-            .where(holds.c.id == hold.id, holds.c.version == hold.version)
-            .values(version=hold.version + 1, **_mutable(hold))
-        )
-        self._check_updated(result.rowcount, hold)
+        await self._update_versioned(holds, holds.c.id, hold, _mutable(hold))
 
 
 def _mutable(hold: Hold) -> dict[str, Any]:

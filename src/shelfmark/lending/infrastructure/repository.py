@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Row, and_, func, select
+from sqlalchemy import Row, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from shelfmark.lending.domain.fees import EntryKind, FeeAccount, LedgerEntry
@@ -92,12 +92,7 @@ class SqlAlchemyLoanRepository(SqlRepository[Loan]):
         )
 
     async def _update(self, loan: Loan) -> None:
-        result = await self.connection.execute(
-            loans.update()
-            .where(loans.c.id == loan.id, loans.c.version == loan.version)
-            .values(version=loan.version + 1, **_mutable(loan))
-        )
-        self._check_updated(result.rowcount, loan)
+        await self._update_versioned(loans, loans.c.id, loan, _mutable(loan))
 
 
 def _mutable(loan: Loan) -> dict[str, Any]:
@@ -183,17 +178,12 @@ class SqlAlchemyFeeAccountRepository(SqlRepository[FeeAccount]):
         await self._append_entries(account)
 
     async def _update(self, account: FeeAccount) -> None:
-        result = await self.connection.execute(
-            fee_accounts.update()
-            .where(
-                and_(
-                    fee_accounts.c.patron_id == account.id,
-                    fee_accounts.c.version == account.version,
-                )
-            )
-            .values(balance_cents=account.balance.cents, version=account.version + 1)
+        await self._update_versioned(
+            fee_accounts,
+            fee_accounts.c.patron_id,
+            account,
+            {"balance_cents": account.balance.cents},
         )
-        self._check_updated(result.rowcount, account)
         await self._append_entries(account)
 
     async def _append_entries(self, account: FeeAccount) -> None:

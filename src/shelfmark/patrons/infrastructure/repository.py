@@ -55,12 +55,7 @@ class SqlAlchemyPatronRepository(SqlRepository[Patron]):
         )
 
     async def _update(self, patron: Patron) -> None:
-        result = await self.connection.execute(
-            patrons.update()
-            .where(patrons.c.id == patron.id, patrons.c.version == patron.version)
-            .values(version=patron.version + 1, **_mutable(patron))
-        )
-        self._check_updated(result.rowcount, patron)
+        await self._update_versioned(patrons, patrons.c.id, patron, _mutable(patron))
 
 
 def _mutable(patron: Patron) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from types import TracebackType
 from typing import Any, Generic, Self, TypeVar
 from uuid import UUID
 
+from sqlalchemy import Column, Table
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -57,9 +58,17 @@ class SqlRepository(abc.ABC, Generic[A]):
     @abc.abstractmethod
     async def _update(self, aggregate: A) -> None: ...
 
-    @staticmethod
-    def _check_updated(rowcount: int, aggregate: AggregateRoot) -> None:
-        if rowcount != 1:
+    async def _update_versioned(
+        self, table: Table, key: Column[Any], aggregate: A, values: dict[str, Any]
+    ) -> None:
+        """Updates the aggregate's row only if it still has the loaded version, moving it on;
+        otherwise a concurrent writer won and the command is rerun."""
+        result = await self.connection.execute(
+            table.update()
+            .where(key == aggregate.id, table.c.version == aggregate.version)
+            .values(version=aggregate.version + 1, **values)
+        )
+        if result.rowcount != 1:
             raise ConcurrencyConflict(
                 f"{type(aggregate).__name__} {aggregate.id} changed meanwhile"
             )
