@@ -71,3 +71,77 @@ class Settings(BaseSettings):
     )
     idempotency_ttl_hours: int = Field(24, ge=1, description="How long an Idempotency-Key lives.")
     sql_echo: bool = Field(False, description="Log every SQL statement (debugging only).")
+
+    # The event pipeline (outbox relay, consumers, e-mail)
+    broker_url: SecretStr | None = Field(
+        None,
+        description="RabbitMQ URL (amqp://user:password@host:5672/); unset: the embedded "
+        "in-process bus.",
+    )
+    broker_prefix: str = Field(
+        "shelfmark",
+        pattern=r"^[a-z0-9][a-z0-9._-]{0,49}$",
+        description="Prefix of the exchanges and queues on the broker.",
+    )
+    broker_timeout_seconds: float = Field(
+        5.0, gt=0, description="Longest a publish to the broker may take, retries included."
+    )
+    embedded_workers: bool = Field(
+        True,
+        description="Run the outbox relay, the consumers and the mail sender inside `shelfmark "
+        "serve`; scaled mode turns this off and runs `shelfmark worker ...` processes.",
+    )
+    relay_batch_size: int = Field(200, ge=1, le=5000, description="Outbox rows per batch.")
+    relay_poll_seconds: float = Field(
+        2.0, gt=0, description="Longest the relay waits between looks without a wake-up."
+    )
+    outbox_retention_hours: int = Field(
+        168, ge=1, description="How long published outbox rows are kept before pruning."
+    )
+    consumer_attempts: int = Field(
+        3, ge=1, le=20, description="Tries of a consumer on one event before it is dead-lettered."
+    )
+    consumer_prefetch: int = Field(
+        16, ge=1, le=1000, description="Unacknowledged messages per consumer (RabbitMQ)."
+    )
+    mail_adapter: Literal["file", "smtp", "sendgrid"] = Field(
+        "file", description="file (.eml files in var/mail), smtp or sendgrid."
+    )
+    mail_from: str = Field("library@shelfmark.invalid", description="Sender address of e-mail.")
+    library_name: str = Field("Shelfmark Library", description="The library's name in e-mail.")
+    mail_dir: Path | None = Field(
+        None, description="Where the file adapter writes .eml files (default: var_dir/mail)."
+    )
+    smtp_host: str = Field("127.0.0.1", description="SMTP server host.")
+    smtp_port: int = Field(25, ge=1, le=65535, description="SMTP server port.")
+    smtp_username: str | None = Field(None, description="SMTP login, if the server wants one.")
+    smtp_password: SecretStr | None = Field(None, description="SMTP password.")
+    smtp_starttls: bool = Field(False, description="Upgrade the SMTP connection with STARTTLS.")
+    sendgrid_api_key: SecretStr | None = Field(None, description="SendGrid API key.")
+    sendgrid_url: str = Field(
+        "https://api.sendgrid.com", description="SendGrid API base URL (tests point it here)."
+    )
+    mail_timeout_seconds: float = Field(
+        10.0, gt=0, description="Longest one e-mail send may take, retries included."
+    )
+    mail_max_attempts: int = Field(
+        8, ge=1, le=50, description="Sends of one e-mail before it is marked failed."
+    )
+    mail_poll_seconds: float = Field(
+        2.0, gt=0, description="How often the mail sender looks for queued e-mail."
+    )
+    breaker_window_size: int = Field(
+        20, ge=1, description="Calls each circuit breaker judges (its sliding window)."
+    )
+    breaker_minimum_calls: int = Field(
+        5, ge=1, description="Calls a breaker records before it may open."
+    )
+    breaker_failure_rate: float = Field(
+        50.0, gt=0, le=100, description="Failure percentage at which a breaker opens."
+    )
+    breaker_slow_call_seconds: float = Field(
+        5.0, gt=0, description="A call at least this slow counts as slow."
+    )
+    breaker_open_seconds: float = Field(
+        30.0, gt=0, description="How long an open breaker rejects calls before trying again."
+    )

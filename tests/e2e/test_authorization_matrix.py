@@ -29,6 +29,8 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("POST", "/auth/refresh"): "anyone",
     ("GET", "/health"): "anyone",
     ("GET", "/health/ready"): "anyone",
+    ("GET", "/health/circuit-breakers"): "staff",
+    ("GET", "/metrics"): "anyone",
     ("GET", "/policy"): "staff",
     ("GET", "/audit"): "admin",
     ("GET", "/books"): "anyone",

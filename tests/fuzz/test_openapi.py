@@ -136,6 +136,7 @@ class Libraries:
         settings_ = Settings(
             var_dir=self.directory,  # where the token signing key is kept: one for all apps
             scheduler_enabled=False,
+            embedded_workers=False,
             request_limit_per_client=UNLIMITED,
             login_limit_per_client=UNLIMITED,
             login_limit_per_account=UNLIMITED,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
@@ -12,6 +12,8 @@ from shelfmark.access.application.ports import PasswordHasher
 from shelfmark.access.infrastructure.repository import SqlAlchemyAccessUnitOfWork
 from shelfmark.access.infrastructure.tokens import TokenService
 from shelfmark.bootstrap.commands import command_handlers
+from shelfmark.bootstrap.events import EventPipeline, event_pipeline
+from shelfmark.bootstrap.metrics import Metrics
 from shelfmark.bootstrap.security import RateLimits, password_hasher, rate_limits, token_service
 from shelfmark.catalog.application.ports import BookReader
 from shelfmark.catalog.infrastructure.readers import SqlBookReader
@@ -26,9 +28,11 @@ from shelfmark.patrons.application.ports import PatronReader
 from shelfmark.patrons.infrastructure.readers import SqlPatronReader
 from shelfmark.seedwork.application import with_retries
 from shelfmark.seedwork.clock import Clock, SystemClock
+from shelfmark.seedwork.infrastructure.breaker import BreakerRegistry
 from shelfmark.seedwork.infrastructure.database import Engines, create_engines
 from shelfmark.seedwork.infrastructure.idempotency import IdempotencyStore
 from shelfmark.seedwork.infrastructure.job_runs import SqlJobRuns
+from shelfmark.seedwork.messaging import EventConsumer
 
 Handler = Callable[[Any], Awaitable[Any]]
 
@@ -54,12 +58,18 @@ class Shelfmark:
     tokens: TokenService
     hasher: PasswordHasher
     rate_limits: RateLimits
+    breakers: BreakerRegistry
+    metrics: Metrics
     handlers: dict[type, Handler] = field(default_factory=dict)
+    events: EventPipeline = field(init=False)
 
     async def execute(self, command: object) -> Any:
-        """Runs a command's handler in a fresh unit of work, again if a concurrent writer won."""
+        """Runs a command's handler in a fresh unit of work, again if a concurrent writer won;
+        then wakes this process's outbox relay for the events it committed."""
         handler = self.handlers[type(command)]
-        return await with_retries(lambda: handler(command))
+        result = await with_retries(lambda: handler(command))
+        self.events.wake.set()
+        return result
 
     async def authenticate(self, username: str, password: str) -> Principal | None:
         uow = SqlAlchemyAccessUnitOfWork(self.engines.write)
@@ -72,11 +82,14 @@ class Shelfmark:
     async def run_daily_jobs(self) -> DailyReport:
         """Registers overdue loans, ages lost ones, sends due-soon notices, expires holds."""
         engine = self.engines.write
-        return await run_daily_jobs(
+        report = await run_daily_jobs(
             lambda: SqlAlchemyLendingUnitOfWork(engine), self.clock.now(), self.policy
         )
+        self.events.wake.set()
+        return report
 
     async def dispose(self) -> None:
+        await self.events.close()
         await self.engines.dispose()
 
 
@@ -86,13 +99,16 @@ def bootstrap(
     clock: Clock | None = None,
     policy: LendingPolicy | None = None,
     engines: Engines | None = None,
+    consumers: Sequence[EventConsumer] = (),
 ) -> Shelfmark:
-    """Wires the application; any part can be overridden (tests pass a fixed clock, say)."""
+    """Wires the application; any part can be overridden (tests pass a fixed clock, say).
+    `consumers` run beside the built-in ones (a test's counting consumer)."""
     settings = settings or Settings()
     engines = engines or create_engines(
         settings.database_url, pool_size=settings.db_pool_size, echo=settings.sql_echo
     )
     clock = clock or SystemClock()
+    breakers = BreakerRegistry()
     app = Shelfmark(
         settings=settings,
         engines=engines,
@@ -108,6 +124,9 @@ def bootstrap(
         tokens=token_service(settings, clock),
         hasher=password_hasher(),
         rate_limits=rate_limits(settings),
+        breakers=breakers,
+        metrics=Metrics(breakers),
     )
     app.handlers = command_handlers(app)
+    app.events = event_pipeline(app, app.breakers, consumers)
     return app

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
-from typing import Annotated
+from collections.abc import Awaitable, Callable
+from typing import Annotated, TypeVar
 
 import typer
 import uvicorn
@@ -13,13 +15,17 @@ from pydantic import ValidationError
 
 from shelfmark.access.application.commands import CreateStaffUser, DisableUser, ResetPassword
 from shelfmark.access.infrastructure.repository import staff_exists
-from shelfmark.bootstrap import bootstrap, migrations
+from shelfmark.bootstrap import Shelfmark, bootstrap, migrations
 from shelfmark.bootstrap.logging import configure_logging
 from shelfmark.bootstrap.secrets import signing_key
 from shelfmark.bootstrap.security import rate_limits
 from shelfmark.config import Settings
+from shelfmark.entrypoints.workers.background import Background, Role
+from shelfmark.entrypoints.workers.dead_letters import list_dead_letters, replay_dead_letters
 from shelfmark.lending.infrastructure.policy_source import PolicyFileError, load_policy
 from shelfmark.seedwork.domain import DomainError
+
+T = TypeVar("T")
 
 app = typer.Typer(
     help="Shelfmark, the library circulation backend.",
@@ -181,3 +187,83 @@ def seed(
 
     settings = _settings()
     asyncio.run(seed_database(settings, books=books, patrons=patrons, random_seed=random_seed))
+
+
+worker = typer.Typer(
+    help="Background workers, for scaled mode (embedded `serve` runs them itself).",
+    no_args_is_help=True,
+)
+app.add_typer(worker, name="worker")
+
+
+async def _run_roles(settings: Settings, roles: list[Role]) -> None:
+    shelfmark = bootstrap(settings)
+    try:
+        await migrations.upgrade(shelfmark.engines.write)
+        await Background(shelfmark, roles).run_forever()
+    finally:
+        await shelfmark.dispose()
+
+
+def _worker(roles: list[Role]) -> None:
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_run_roles(_settings(), roles))
+
+
+@worker.command("relay")
+def worker_relay() -> None:
+    """Publish outbox events to the broker (several copies may run at once on PostgreSQL)."""
+    _worker(["relay"])
+
+
+@worker.command("consume")
+def worker_consume() -> None:
+    """Run the event consumers from RabbitMQ, and send queued e-mail."""
+    _worker(["consume", "mail"])
+
+
+@worker.command("scheduler")
+def worker_scheduler() -> None:
+    """Run the daily jobs when they are due (any number of copies run each day once)."""
+    _worker(["scheduler"])
+
+
+dead_letters = typer.Typer(help="Events a consumer kept failing on.", no_args_is_help=True)
+app.add_typer(dead_letters, name="dead-letters")
+
+ConsumerOption = Annotated[
+    str | None, typer.Option("--consumer", help="One consumer (default: all).")
+]
+
+
+async def _with_app(settings: Settings, work: Callable[[Shelfmark], Awaitable[T]]) -> T:
+    shelfmark = bootstrap(settings)
+    try:
+        return await work(shelfmark)
+    finally:
+        await shelfmark.dispose()
+
+
+@dead_letters.command("list")
+def dead_letters_list(consumer: ConsumerOption = None) -> None:
+    """Show each dead letter: consumer, event type, event id, why."""
+    try:
+        letters = asyncio.run(_with_app(_settings(), lambda s: list_dead_letters(s, consumer)))
+    except ValueError as error:
+        typer.echo(f"shelfmark: {error}", err=True)
+        raise typer.Exit(2) from None
+    for letter in letters:
+        envelope = letter.envelope
+        typer.echo(f"{letter.consumer}\t{envelope.event_type}\t{envelope.event_id}\t{letter.error}")
+    typer.echo(f"{len(letters)} dead letter(s)")
+
+
+@dead_letters.command("replay")
+def dead_letters_replay(consumer: ConsumerOption = None) -> None:
+    """Hand the dead letters back to their consumers (each applies an event at most once)."""
+    try:
+        replayed = asyncio.run(_with_app(_settings(), lambda s: replay_dead_letters(s, consumer)))
+    except ValueError as error:
+        typer.echo(f"shelfmark: {error}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"replayed {replayed} dead letter(s)")

@@ -144,6 +144,8 @@ ACCESS: dict[tuple[str, str], Rule] = {
     ("POST", "/auth/refresh"): anyone,
     ("GET", "/health"): anyone,
     ("GET", "/health/ready"): anyone,
+    ("GET", "/health/circuit-breakers"): staff,
+    ("GET", "/metrics"): anyone,
     ("GET", "/policy"): staff,
     ("GET", "/audit"): admin,
     ("GET", "/books"): anyone,

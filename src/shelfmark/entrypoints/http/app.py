@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -12,14 +10,24 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from shelfmark.bootstrap import Shelfmark, bootstrap
 from shelfmark.config import Settings
-from shelfmark.entrypoints.http import audit, auth, catalog, health, holds, lending, patrons
+from shelfmark.entrypoints.http import (
+    audit,
+    auth,
+    catalog,
+    health,
+    holds,
+    lending,
+    metrics,
+    patrons,
+)
 from shelfmark.entrypoints.http.access import authorize
 from shelfmark.entrypoints.http.errors import install_error_handlers
 from shelfmark.entrypoints.http.hardening import HardeningMiddleware
 from shelfmark.entrypoints.http.idempotency import IdempotencyMiddleware
+from shelfmark.entrypoints.http.metrics import MetricsMiddleware
 from shelfmark.entrypoints.http.problems import PROBLEM_RESPONSES
 from shelfmark.entrypoints.http.request_id import RequestIdMiddleware
-from shelfmark.entrypoints.workers.scheduler import DailyScheduler
+from shelfmark.entrypoints.workers.background import Background, embedded_roles
 
 
 def create_app(settings: Settings | None = None, *, shelfmark: Shelfmark | None = None) -> FastAPI:
@@ -28,16 +36,12 @@ def create_app(settings: Settings | None = None, *, shelfmark: Shelfmark | None 
     @asynccontextmanager
     async def lifespan(api: FastAPI) -> AsyncIterator[None]:
         app = api.state.shelfmark = shelfmark or bootstrap(settings)
-        scheduler = None
-        if app.settings.scheduler_enabled:
-            scheduler = asyncio.create_task(DailyScheduler(app).run(), name="daily-scheduler")
+        background = Background(app, embedded_roles(app))
+        background.start()
         try:
             yield
         finally:
-            if scheduler is not None:
-                scheduler.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await scheduler
+            await background.stop()
             if shelfmark is None:
                 await app.dispose()
 
@@ -51,7 +55,7 @@ def create_app(settings: Settings | None = None, *, shelfmark: Shelfmark | None 
     if shelfmark is not None:
         api.state.shelfmark = shelfmark
     install_error_handlers(api)
-    for module in (auth, catalog, patrons, lending, holds, health, audit):
+    for module in (auth, catalog, patrons, lending, holds, health, metrics, audit):
         api.include_router(module.router, responses=PROBLEM_RESPONSES)
     api.add_middleware(
         IdempotencyMiddleware,
@@ -74,4 +78,5 @@ def create_app(settings: Settings | None = None, *, shelfmark: Shelfmark | None 
             expose_headers=["X-Request-ID", "X-Next-Cursor", "ETag", "Location"],
         )
     api.add_middleware(RequestIdMiddleware)
+    api.add_middleware(MetricsMiddleware)
     return api

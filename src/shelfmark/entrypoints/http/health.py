@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import time
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -40,10 +41,51 @@ class Readiness(BaseModel):
     responses={503: {"model": Readiness, "description": "The database is down"}},
 )
 async def ready(app: App) -> JSONResponse:
-    """Each dependency ok/degraded/down; 503 only when the database is down."""
+    """Each dependency ok/degraded/down; 503 only when the database is down. A dependency
+    behind a circuit breaker is degraded while its breaker is not closed: the API still
+    answers, and what needs it waits (events stay in the outbox, e-mail stays queued)."""
     database = await _database_state(app)
-    body = Readiness(status="ok" if database == "ok" else "down", checks={"database": database})
+    checks: dict[str, Literal["ok", "degraded", "down"]] = {"database": database}
+    for breaker in app.breakers.snapshots():
+        checks[breaker.name] = "ok" if breaker.state == "closed" else "degraded"
+    if database == "down":
+        status: Literal["ok", "degraded", "down"] = "down"
+    else:
+        status = "ok" if all(v == "ok" for v in checks.values()) else "degraded"
+    body = Readiness(status=status, checks=checks)
     return JSONResponse(body.model_dump(), status_code=200 if database == "ok" else 503)
+
+
+class CircuitBreakerState(BaseModel):
+    name: str
+    state: Literal["closed", "open", "half_open"]
+    calls: int
+    failed_calls: int
+    slow_calls: int
+    failure_rate: float
+    slow_call_rate: float
+    not_permitted_calls: int
+    seconds_since_last_change: float
+
+
+@router.get("/health/circuit-breakers", response_model=list[CircuitBreakerState])
+async def circuit_breakers(app: App) -> list[CircuitBreakerState]:
+    """Every breaker of this process: its state, its window's failures, its last change."""
+    now = time.monotonic()
+    return [
+        CircuitBreakerState(
+            name=b.name,
+            state=b.state,
+            calls=b.calls,
+            failed_calls=b.failed_calls,
+            slow_calls=b.slow_calls,
+            failure_rate=b.failure_rate,
+            slow_call_rate=b.slow_call_rate,
+            not_permitted_calls=b.not_permitted_calls,
+            seconds_since_last_change=round(max(now - b.last_transition_at, 0.0), 3),
+        )
+        for b in app.breakers.snapshots()
+    ]
 
 
 async def _database_state(app: App) -> Literal["ok", "down"]:

@@ -66,6 +66,7 @@ class PaymentReceived(DomainEvent):
 
 @dataclass(frozen=True, kw_only=True)
 class LoanBecameOverdue(DomainEvent):
+    book_id: UUID
     patron_id: UUID
     due_at: datetime
 
@@ -81,6 +82,7 @@ class LoanAgedToLost(DomainEvent):
 class LoanFallingDue(DomainEvent):
     """The due date is near: the patron is sent a due-soon notice (once per due date)."""
 
+    book_id: UUID
     patron_id: UUID
     due_at: datetime
 

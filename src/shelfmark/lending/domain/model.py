@@ -231,6 +231,7 @@ class Loan(AggregateRoot):
                 aggregate_id=self.id,
                 occurred_at=now,
                 actor=actor,
+                book_id=self.book_id,
                 patron_id=self.patron_id,
                 due_at=self.due_at,
             )
@@ -275,6 +276,7 @@ class Loan(AggregateRoot):
                 aggregate_id=self.id,
                 occurred_at=now,
                 actor=actor,
+                book_id=self.book_id,
                 patron_id=self.patron_id,
                 due_at=self.due_at,
             )

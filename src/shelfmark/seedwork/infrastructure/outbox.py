@@ -31,6 +31,9 @@ outbox = Table(
     Column("occurred_at", UtcDateTime, nullable=False),
     Column("attempts", Integer, nullable=False, default=0),
     Column("published_at", UtcDateTime, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Index("ix_outbox_aggregate_id_position", "aggregate_id", "position"),
+    Index("ix_outbox_published_at", "published_at"),
     Index(
         "ix_outbox_unpublished",
         "position",

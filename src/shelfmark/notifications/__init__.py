@@ -1,0 +1,1 @@
+"""Notifications: telling patrons what happened (e-mail)."""

@@ -1,0 +1,1 @@
+"""Notifications domain: a message to a patron and its delivery state."""

@@ -1,0 +1,1 @@
+"""Notifications adapters: mailers (file, SMTP, SendGrid) and the e-mail templates."""

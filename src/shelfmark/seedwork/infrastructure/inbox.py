@@ -1,0 +1,36 @@
+"""The inbox: which consumer applied which event, written in the same transaction as the effect,
+so a redelivered event is recognised and has no second effect."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+from sqlalchemy import Column, String, Table, Uuid, exists, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from shelfmark.seedwork.infrastructure.metadata import metadata
+from shelfmark.seedwork.infrastructure.types import UtcDateTime
+
+inbox = Table(
+    "inbox",
+    metadata,
+    Column("consumer", String(100), primary_key=True),
+    Column("event_id", Uuid, primary_key=True),
+    Column("processed_at", UtcDateTime, nullable=False),
+)
+
+
+async def already_applied(connection: AsyncConnection, consumer: str, event_id: UUID) -> bool:
+    query = select(exists().where(inbox.c.consumer == consumer, inbox.c.event_id == event_id))
+    return bool(await connection.scalar(query))
+
+
+async def record_applied(
+    connection: AsyncConnection, consumer: str, event_id: UUID, at: datetime
+) -> None:
+    """Two concurrent deliveries of one event both pass `already_applied`; the second insert
+    then clashes on the key, its transaction rolls back, and the retry finds the row."""
+    await connection.execute(
+        inbox.insert().values(consumer=consumer, event_id=event_id, processed_at=at)
+    )

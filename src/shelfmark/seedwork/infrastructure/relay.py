@@ -1,0 +1,157 @@
+"""The outbox relay: publishes committed events in commit order per aggregate, at least once.
+
+A batch is read in position order. With `lock_rows` (PostgreSQL) the rows are claimed with
+`FOR UPDATE SKIP LOCKED` in a transaction that stays open until they are marked, so several
+relays share the work without publishing one row twice; an event whose aggregate has an earlier
+row still unpublished outside this batch (claimed by another relay) waits for it. Without it
+(SQLite, one process) the batch is read, published, then marked. A row is marked published only
+after the transport confirmed it; a crash in between publishes it again and the consumers'
+inboxes absorb the duplicate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+import structlog
+from sqlalchemy import Row, delete, func, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from shelfmark.seedwork.infrastructure.envelopes import envelope_from_row
+from shelfmark.seedwork.infrastructure.outbox import outbox
+from shelfmark.seedwork.messaging import EventPublisher
+
+log = structlog.get_logger("shelfmark.relay")
+
+PRUNE_BATCH = 5000
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        write: AsyncEngine,
+        read: AsyncEngine,
+        publisher: EventPublisher,
+        *,
+        lock_rows: bool,
+        batch_size: int = 200,
+    ) -> None:
+        self._write = write
+        self._read = read
+        self._publisher = publisher
+        self._lock_rows = lock_rows
+        self._batch_size = batch_size
+
+    async def relay_once(self, now: datetime) -> int:
+        """Publishes one batch; returns how many rows were marked published. When the transport
+        failed, the attempt is counted on the row it stopped at and the error is raised."""
+        if self._lock_rows:
+            async with self._write.begin() as connection:
+                rows = await self._claim(connection)
+                delivered, error = await self._deliver(rows)
+                await self._mark(connection, rows, delivered, error, now)
+        else:
+            # No write transaction may be open while in-process consumers write.
+            async with self._read.connect() as reader:
+                rows = await self._unblocked(reader, await self._batch(reader, lock=False))
+            delivered, error = await self._deliver(rows)
+            if rows:
+                async with self._write.begin() as connection:
+                    await self._mark(connection, rows, delivered, error, now)
+        if error is not None:
+            raise error
+        return delivered
+
+    async def pending(self) -> int:
+        async with self._read.connect() as connection:
+            query = select(func.count()).select_from(outbox).where(outbox.c.published_at.is_(None))
+            return int(await connection.scalar(query) or 0)
+
+    async def prune(self, published_before: datetime) -> int:
+        """Deletes published rows older than the retention, a bounded batch at a time."""
+        old = (
+            select(outbox.c.position)
+            .where(outbox.c.published_at.is_not(None), outbox.c.published_at < published_before)
+            .limit(PRUNE_BATCH)
+        )
+        async with self._write.begin() as connection:
+            result = await connection.execute(delete(outbox).where(outbox.c.position.in_(old)))
+        return int(result.rowcount or 0)
+
+    async def _claim(self, connection: AsyncConnection) -> list[Row[Any]]:
+        return await self._unblocked(connection, await self._batch(connection, lock=True))
+
+    async def _batch(self, connection: AsyncConnection, *, lock: bool) -> list[Row[Any]]:
+        query = (
+            select(outbox)
+            .where(outbox.c.published_at.is_(None))
+            .order_by(outbox.c.position)
+            .limit(self._batch_size)
+        )
+        if lock:
+            query = query.with_for_update(skip_locked=True)
+        return list((await connection.execute(query)).all())
+
+    async def _unblocked(self, connection: AsyncConnection, rows: list[Row[Any]]) -> list[Row[Any]]:
+        """Drops rows whose aggregate has an earlier unpublished row outside this batch."""
+        if not rows:
+            return rows
+        positions = [r.position for r in rows]
+        earliest_outside = dict(
+            (
+                await connection.execute(
+                    select(outbox.c.aggregate_id, func.min(outbox.c.position))
+                    .where(
+                        outbox.c.published_at.is_(None),
+                        outbox.c.aggregate_id.in_({r.aggregate_id for r in rows}),
+                        outbox.c.position.not_in(positions),
+                        outbox.c.position < max(positions),
+                    )
+                    .group_by(outbox.c.aggregate_id)
+                )
+            ).all()
+        )
+        return [
+            r
+            for r in rows
+            if r.aggregate_id not in earliest_outside
+            or earliest_outside[r.aggregate_id] > r.position
+        ]
+
+    async def _deliver(self, rows: Sequence[Row[Any]]) -> tuple[int, Exception | None]:
+        if not rows:
+            return 0, None
+        try:
+            return await self._publisher.publish([envelope_from_row(r) for r in rows]), None
+        except Exception as error:
+            return 0, error
+
+    async def _mark(
+        self,
+        connection: AsyncConnection,
+        rows: Sequence[Row[Any]],
+        delivered: int,
+        error: Exception | None,
+        now: datetime,
+    ) -> None:
+        done = [r.position for r in rows[:delivered]]
+        if done:
+            await connection.execute(
+                update(outbox).where(outbox.c.position.in_(done)).values(published_at=now)
+            )
+        if delivered < len(rows):
+            reason = "not confirmed" if error is None else repr(error)
+            await self._count_attempt(connection, rows[delivered].position, reason)
+
+    async def _count_attempt(self, connection: AsyncConnection, position: int, error: str) -> None:
+        await connection.execute(
+            update(outbox)
+            .where(outbox.c.position == position)
+            .values(attempts=outbox.c.attempts + 1, last_error=error[:1000])
+        )
+
+
+def retention_cutoff(now: datetime, hours: int) -> datetime:
+    return now - timedelta(hours=hours)
