@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 BENCH_STAMP := $(VENV)/.bench-installed
 
 .PHONY: run test lint typecheck architecture coverage migrate seed clean lock bench-seed \
-	bench bench-long loadtest-ui
+	bench bench-long loadtest-ui faults fault-broker fault-smtp fault-relay
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,19 @@ architecture: $(STAMP)
 coverage: $(STAMP)
 	$(BIN)/python -m pytest -q --cov --cov-report=html:var/coverage --cov-report=term
 	@echo "HTML report: var/coverage/index.html"
+
+# The fault tests are part of `make test`; these run them alone with their figures printed.
+faults: $(STAMP)  ## every fault test: broker outage, SMTP outage, relay processes
+	$(BIN)/python -m pytest -m fault -s -q tests/fault
+
+fault-broker: $(STAMP)  ## RabbitMQ cut for 20 s during 1,000 borrows and returns
+	$(BIN)/python -m pytest -s -q tests/fault/test_broker_outage.py
+
+fault-smtp: $(STAMP)  ## the SMTP server down while patrons borrow
+	$(BIN)/python -m pytest -s -q tests/fault/test_smtp_outage.py
+
+fault-relay: $(STAMP)  ## two relay processes at once; a relay killed between publish and mark
+	$(BIN)/python -m pytest -s -q tests/fault/test_relay_processes.py
 
 migrate: $(STAMP)
 	$(BIN)/shelfmark migrate

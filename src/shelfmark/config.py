@@ -6,7 +6,7 @@ from datetime import time
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 EMBEDDED_DATABASE_URL = "sqlite+aiosqlite:///./var/shelfmark.db"
@@ -91,6 +91,12 @@ class Settings(BaseSettings):
         description="Run the outbox relay, the consumers and the mail sender inside `shelfmark "
         "serve`; scaled mode turns this off and runs `shelfmark worker ...` processes.",
     )
+    worker_metrics_port: int | None = Field(
+        None,
+        ge=1,
+        le=65535,
+        description="Port on which a `shelfmark worker` process serves its /metrics (unset: none).",
+    )
     relay_batch_size: int = Field(200, ge=1, le=5000, description="Outbox rows per batch.")
     relay_poll_seconds: float = Field(
         2.0, gt=0, description="Longest the relay waits between looks without a wake-up."
@@ -127,11 +133,19 @@ class Settings(BaseSettings):
     mail_max_attempts: int = Field(
         8, ge=1, le=50, description="Sends of one e-mail before it is marked failed."
     )
+    mail_first_retry_seconds: float = Field(
+        30.0, gt=0, description="Pause before an e-mail's first retry; each next one doubles."
+    )
     mail_poll_seconds: float = Field(
         2.0, gt=0, description="How often the mail sender looks for queued e-mail."
     )
+    breaker_window: Literal["count", "time"] = Field(
+        "time",
+        description="A breaker judges its last `breaker_window_size` calls (count) or the calls "
+        "of its last `breaker_window_size` seconds (time).",
+    )
     breaker_window_size: int = Field(
-        20, ge=1, description="Calls each circuit breaker judges (its sliding window)."
+        10, ge=1, description="Size of each breaker's sliding window, in calls or seconds."
     )
     breaker_minimum_calls: int = Field(
         5, ge=1, description="Calls a breaker records before it may open."
@@ -145,3 +159,9 @@ class Settings(BaseSettings):
     breaker_open_seconds: float = Field(
         30.0, gt=0, description="How long an open breaker rejects calls before trying again."
     )
+
+    @model_validator(mode="after")
+    def _adapter_has_what_it_needs(self) -> Settings:
+        if self.mail_adapter == "sendgrid" and self.sendgrid_api_key is None:
+            raise ValueError("mail_adapter=sendgrid needs SHELFMARK_SENDGRID_API_KEY")
+        return self

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
+import structlog
+
 from shelfmark.access.application.handlers import Principal, authenticate, principal_of
 from shelfmark.access.application.ports import PasswordHasher
 from shelfmark.access.infrastructure.repository import SqlAlchemyAccessUnitOfWork
@@ -35,6 +37,13 @@ from shelfmark.seedwork.infrastructure.job_runs import SqlJobRuns
 from shelfmark.seedwork.messaging import EventConsumer
 
 Handler = Callable[[Any], Awaitable[Any]]
+log = structlog.get_logger("shelfmark.breakers")
+
+
+def log_transition(name: str, old: str, new: str) -> None:
+    """Every breaker change is worth a line: an open breaker means a dependency is down."""
+    level = log.warning if new == "open" else log.info
+    level("circuit breaker changed state", breaker=name, old=old, new=new)
 
 
 @dataclass(frozen=True)
@@ -108,7 +117,7 @@ def bootstrap(
         settings.database_url, pool_size=settings.db_pool_size, echo=settings.sql_echo
     )
     clock = clock or SystemClock()
-    breakers = BreakerRegistry()
+    breakers = BreakerRegistry(on_transition=log_transition)
     app = Shelfmark(
         settings=settings,
         engines=engines,

@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 from shelfmark.bootstrap.notifications import ClosableMailer, mailer, patron_notifier
 from shelfmark.config import Settings
+from shelfmark.lending.application.reactions import LendingReactions
+from shelfmark.lending.infrastructure.unit_of_work import SqlAlchemyLendingUnitOfWork
 from shelfmark.notifications.application.ports import MailRejected
 from shelfmark.notifications.infrastructure.guarded_mailer import GuardedMailer
 from shelfmark.notifications.infrastructure.repository import SqlNotificationQueue
@@ -44,19 +46,29 @@ class EventPipeline:
 
 def breaker_config(settings: Settings) -> BreakerConfig:
     return BreakerConfig(
+        window=settings.breaker_window,
         window_size=settings.breaker_window_size,
-        minimum_calls=min(settings.breaker_minimum_calls, settings.breaker_window_size),
+        minimum_calls=settings.breaker_minimum_calls,
         failure_rate_threshold=settings.breaker_failure_rate,
         slow_call_seconds=settings.breaker_slow_call_seconds,
         open_seconds=settings.breaker_open_seconds,
     )
 
 
+def lending_reactions(app: Shelfmark) -> LendingReactions:
+    engine = app.engines.write
+    return LendingReactions(lambda: SqlAlchemyLendingUnitOfWork(engine), app.clock, app.policy)
+
+
 def event_pipeline(
     app: Shelfmark, breakers: BreakerRegistry, extra_consumers: Sequence[EventConsumer] = ()
 ) -> EventPipeline:
     settings, engines = app.settings, app.engines
-    consumers = (patron_notifier(app), *extra_consumers)
+    consumers: tuple[EventConsumer, ...] = (
+        patron_notifier(app),
+        lending_reactions(app),
+        *extra_consumers,
+    )
     dead_letters = SqlDeadLetters(engines.write)
     topology = None
     publisher: EventPublisher

@@ -71,9 +71,7 @@ def mailer(settings: Settings) -> ClosableMailer:
             starttls=settings.smtp_starttls,
             timeout=settings.mail_timeout_seconds,
         )
-    if settings.mail_adapter == "sendgrid":
-        if settings.sendgrid_api_key is None:
-            raise ValueError("mail_adapter=sendgrid needs SHELFMARK_SENDGRID_API_KEY")
+    if settings.mail_adapter == "sendgrid" and settings.sendgrid_api_key is not None:
         return SendGridMailer(
             settings.sendgrid_api_key.get_secret_value(),
             sender,

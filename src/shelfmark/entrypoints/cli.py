@@ -11,6 +11,7 @@ from typing import Annotated, TypeVar
 import typer
 import uvicorn
 from limits.errors import ConfigurationError
+from prometheus_client import start_http_server
 from pydantic import ValidationError
 
 from shelfmark.access.application.commands import CreateStaffUser, DisableUser, ResetPassword
@@ -200,6 +201,10 @@ async def _run_roles(settings: Settings, roles: list[Role]) -> None:
     shelfmark = bootstrap(settings)
     try:
         await migrations.upgrade(shelfmark.engines.write)
+        if settings.worker_metrics_port is not None:
+            start_http_server(
+                settings.worker_metrics_port, settings.host, shelfmark.metrics.registry
+            )
         await Background(shelfmark, roles).run_forever()
     finally:
         await shelfmark.dispose()
@@ -219,7 +224,16 @@ def worker_relay() -> None:
 @worker.command("consume")
 def worker_consume() -> None:
     """Run the event consumers from RabbitMQ, and send queued e-mail."""
+    if Settings().broker_url is None:
+        typer.echo("shelfmark: consumers read from RabbitMQ: set SHELFMARK_BROKER_URL", err=True)
+        raise typer.Exit(2)
     _worker(["consume", "mail"])
+
+
+@worker.command("mail")
+def worker_mail() -> None:
+    """Send queued e-mail only (any number of copies may run)."""
+    _worker(["mail"])
 
 
 @worker.command("scheduler")

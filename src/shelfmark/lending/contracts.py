@@ -4,8 +4,20 @@ from shelfmark.lending.domain.events import (
     BookBorrowed,
     BookReturned,
     FineAssessed,
+    HoldReadyForPickup,
+    LoanBecameOverdue,
+    LoanFallingDue,
     LoanRenewed,
     PaymentReceived,
 )
 
-__all__ = ["BookBorrowed", "BookReturned", "FineAssessed", "LoanRenewed", "PaymentReceived"]
+__all__ = [
+    "BookBorrowed",
+    "BookReturned",
+    "FineAssessed",
+    "HoldReadyForPickup",
+    "LoanBecameOverdue",
+    "LoanFallingDue",
+    "LoanRenewed",
+    "PaymentReceived",
+]

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from types import TracebackType
 from typing import Protocol, Self, TypeVar
+from uuid import UUID
 
 from shelfmark.seedwork.domain import Conflict
 
@@ -17,6 +19,14 @@ class ConcurrencyConflict(Exception):
 
 class ConcurrentUpdate(Conflict):
     code = "CONCURRENT_UPDATE"
+
+
+class Inbox(Protocol):
+    """Which consumer applied which event: marked in the same transaction as the effect."""
+
+    async def already_applied(self, consumer: str, event_id: UUID) -> bool: ...
+
+    def mark_applied(self, consumer: str, event_id: UUID, at: datetime) -> None: ...
 
 
 class UnitOfWork(Protocol):

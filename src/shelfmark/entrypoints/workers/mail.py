@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 
 import structlog
 
@@ -26,6 +27,7 @@ class MailWorker:
             self.app.clock,
             max_attempts=self.app.settings.mail_max_attempts,
             limit=BATCH,
+            first_retry=timedelta(seconds=self.app.settings.mail_first_retry_seconds),
         )
         if report.errors:
             log.warning(

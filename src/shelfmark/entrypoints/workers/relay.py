@@ -19,7 +19,7 @@ log = structlog.get_logger("shelfmark.relay")
 
 OUTBOX_CHANNEL = "shelfmark_outbox"
 FIRST_BACKOFF_SECONDS = 0.2
-LONGEST_BACKOFF_SECONDS = 5.0
+LONGEST_BACKOFF_SECONDS = 2.0
 PRUNE_EVERY = timedelta(hours=1)
 PENDING_GAUGE_EVERY_SECONDS = 5.0
 
@@ -50,14 +50,16 @@ class RelayWorker:
             published = await self.events.relay.relay_once(self.app.clock.now())
         except Exception as error:  # the transport (or the database) is down: back off
             log.warning("relay round failed", error=repr(error), backoff=self._backoff)
+            await self._sample_backlog()
             await asyncio.sleep(self._backoff)
             self._backoff = min(self._backoff * 2, LONGEST_BACKOFF_SECONDS)
             return True
         self._backoff = FIRST_BACKOFF_SECONDS
-        await self._housekeeping()
+        await self._prune()
+        await self._sample_backlog()
         return published >= self.app.settings.relay_batch_size
 
-    async def _housekeeping(self) -> None:
+    async def _prune(self) -> None:
         now = self.app.clock.now()
         if now - self._pruned_at >= PRUNE_EVERY:
             self._pruned_at = now
@@ -65,9 +67,16 @@ class RelayWorker:
             pruned = await self.events.relay.prune(cutoff)
             if pruned:
                 log.info("outbox pruned", rows=pruned)
-        if time.monotonic() - self._gauge_at >= PENDING_GAUGE_EVERY_SECONDS:
-            self._gauge_at = time.monotonic()
+
+    async def _sample_backlog(self) -> None:
+        """The backlog gauge, also while the transport is down (when it matters most)."""
+        if time.monotonic() - self._gauge_at < PENDING_GAUGE_EVERY_SECONDS:
+            return
+        self._gauge_at = time.monotonic()
+        try:
             self.app.metrics.outbox_pending.set(await self.events.relay.pending())
+        except Exception as error:  # the database itself is down; the next round retries
+            log.warning("outbox backlog unreadable", error=repr(error))
 
     async def _wait(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):

@@ -30,3 +30,19 @@ async def offer_freed_copy(
         library = policy.library
         hold.make_ready(copy_id, library.calendar, library.pickup_window_days, now, actor)
     return hold
+
+
+async def offer_new_copy(
+    uow: LendingUnitOfWork,
+    book_id: UUID,
+    copy_id: UUID,
+    policy: LendingPolicy,
+    now: datetime,
+    actor: str,
+) -> Hold | None:
+    """A copy new to the shelf goes to the first waiting hold it may fill, as a returned copy
+    does; a copy already lent or kept meanwhile is left alone."""
+    copies = await uow.copies.shelf_copies(book_id) or []
+    if not any(c.copy_id == copy_id and c.on_shelf for c in copies):
+        return None
+    return await offer_freed_copy(uow, book_id, copy_id, policy, now, actor)

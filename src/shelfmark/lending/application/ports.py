@@ -14,7 +14,7 @@ from shelfmark.lending.domain.fees import FeeAccount
 from shelfmark.lending.domain.holds import Hold
 from shelfmark.lending.domain.model import Loan, LoanStatus
 from shelfmark.lending.domain.rules import Borrower, BorrowerRecord
-from shelfmark.seedwork.application import UnitOfWork
+from shelfmark.seedwork.application import Inbox, UnitOfWork
 from shelfmark.seedwork.pagination import Page, PageRequest
 
 
@@ -92,6 +92,9 @@ class LendingUnitOfWork(UnitOfWork, Protocol):
 
     @property
     def copies(self) -> CopyAvailability: ...
+
+    @property
+    def inbox(self) -> Inbox: ...
 
 
 class LoanReader(Protocol):

@@ -13,7 +13,7 @@ from shelfmark.notifications.application.ports import (
     NotificationQueue,
     OutgoingEmail,
 )
-from shelfmark.notifications.domain.model import Notification, Status
+from shelfmark.notifications.domain.model import FIRST_RETRY, Notification, Status
 from shelfmark.seedwork.clock import Clock
 
 #: A claimed message is hidden this long from other senders; a sender that died mid-send
@@ -31,7 +31,13 @@ class SendReport:
 
 
 async def send_due(
-    queue: NotificationQueue, mailer: Mailer, clock: Clock, *, max_attempts: int, limit: int
+    queue: NotificationQueue,
+    mailer: Mailer,
+    clock: Clock,
+    *,
+    max_attempts: int,
+    limit: int,
+    first_retry: timedelta = FIRST_RETRY,
 ) -> SendReport:
     report = SendReport()
     claimed = await queue.claim_due(clock.now(), CLAIM_LEASE, limit)
@@ -46,7 +52,7 @@ async def send_due(
         except MailRejected as error:
             notification.rejected(str(error))
         except Exception as error:  # the provider is unavailable: retry later
-            notification.attempt_failed(clock.now(), repr(error), max_attempts)
+            notification.attempt_failed(clock.now(), repr(error), max_attempts, first_retry)
             report.errors.append(repr(error))
         else:
             notification.sent(clock.now())

@@ -78,11 +78,13 @@ class Notification:
         """The provider refused it for good: retrying would not help."""
         self.status, self.next_attempt_at, self.last_error = Status.FAILED, None, error
 
-    def attempt_failed(self, now: datetime, error: str, max_attempts: int) -> None:
+    def attempt_failed(
+        self, now: datetime, error: str, max_attempts: int, first_retry: timedelta = FIRST_RETRY
+    ) -> None:
         """The provider was unavailable: try again later, doubling the pause, or give up."""
         self.last_error = error
         if self.attempts >= max_attempts:
             self.status, self.next_attempt_at = Status.FAILED, None
             return
-        pause = min(FIRST_RETRY * 2 ** max(self.attempts - 1, 0), LONGEST_RETRY)
+        pause = min(first_retry * 2 ** max(self.attempts - 1, 0), LONGEST_RETRY)
         self.next_attempt_at = now + pause

@@ -34,3 +34,22 @@ async def record_applied(
     await connection.execute(
         inbox.insert().values(consumer=consumer, event_id=event_id, processed_at=at)
     )
+
+
+class SqlInbox:
+    """The inbox inside a unit of work: marks are written when the unit of work commits."""
+
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._connection = connection
+        self._marks: list[tuple[str, UUID, datetime]] = []
+
+    async def already_applied(self, consumer: str, event_id: UUID) -> bool:
+        return await already_applied(self._connection, consumer, event_id)
+
+    def mark_applied(self, consumer: str, event_id: UUID, at: datetime) -> None:
+        self._marks.append((consumer, event_id, at))
+
+    async def flush(self) -> None:
+        for consumer, event_id, at in self._marks:
+            await record_applied(self._connection, consumer, event_id, at)
+        self._marks.clear()

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from shelfmark.seedwork.application import ConcurrencyConflict
 from shelfmark.seedwork.domain import AggregateRoot, DomainEvent
 from shelfmark.seedwork.infrastructure.audit import append_to_audit_log
+from shelfmark.seedwork.infrastructure.inbox import SqlInbox
 from shelfmark.seedwork.infrastructure.outbox import append_to_outbox
 
 A = TypeVar("A", bound=AggregateRoot)
@@ -77,12 +78,13 @@ class SqlRepository(abc.ABC, Generic[A]):
 class SqlAlchemyUnitOfWork(abc.ABC):
     """Opens a transaction on enter, rolls back on exit unless `commit()` ran.
 
-    `commit()` writes the tracked aggregates, appends their events to the outbox in the same
-    transaction, and commits. A unique-constraint or version clash becomes ConcurrencyConflict,
-    which the command runner retries.
+    `commit()` writes the tracked aggregates, appends their events to the outbox and a
+    consumer's inbox marks in the same transaction, and commits. A unique-constraint or
+    version clash becomes ConcurrencyConflict, which the command runner retries.
     """
 
     connection: AsyncConnection
+    inbox: SqlInbox
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
@@ -97,6 +99,7 @@ class SqlAlchemyUnitOfWork(abc.ABC):
     async def __aenter__(self) -> Self:
         self.connection = await self._engine.connect()
         await self.connection.begin()
+        self.inbox = SqlInbox(self.connection)
         self._open(self.connection)
         return self
 
@@ -119,6 +122,7 @@ class SqlAlchemyUnitOfWork(abc.ABC):
                 events.extend(await repository.flush())
             await append_to_outbox(self.connection, events)
             await append_to_audit_log(self.connection, events)
+            await self.inbox.flush()
             await self.connection.commit()
         except IntegrityError as error:
             if is_unique_violation(error):
