@@ -15,6 +15,7 @@ import pytest
 from shelfmark.bootstrap import Shelfmark
 from tests.acceptance.desk import Circulation, reasons
 from tests.support.clock import MutableClock
+from tests.support.events import settle
 
 
 @pytest.fixture
@@ -417,8 +418,11 @@ async def test_the_daily_job_run_twice_emits_each_event_once(
 async def test_a_copy_on_the_hold_shelf_is_not_listed_as_available(desk: Circulation) -> None:
     book, patron = await desk.book(), await desk.patron()
     await desk.queue(book, patron)
+    await settle(desk.shelfmark)
     listed = (await desk.get("/books?available=true"))["items"]
     assert book["id"] not in [b["id"] for b in listed]
+    kept = (await desk.get("/books?available=false"))["items"]
+    assert [(b["id"], b["status"]) for b in kept] == [(book["id"], "on_hold_shelf")]
 
 
 async def test_a_loan_aged_to_lost_is_not_renewed(

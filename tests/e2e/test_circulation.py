@@ -6,8 +6,10 @@ from datetime import UTC, datetime
 
 import httpx
 
+from shelfmark.bootstrap import Shelfmark
 from tests.e2e.conftest import Desk
 from tests.support.clock import MutableClock
+from tests.support.events import settle
 
 
 async def test_borrow_and_return_show_the_due_date_and_the_fine(
@@ -123,9 +125,12 @@ async def test_patron_lifecycle(api: httpx.AsyncClient, desk: Desk) -> None:
     assert duplicate.status_code == 409 and duplicate.json()["code"] == "EMAIL_TAKEN"
 
 
-async def test_keyset_pages_walk_the_whole_list_once(api: httpx.AsyncClient, desk: Desk) -> None:
+async def test_keyset_pages_walk_the_whole_list_once(
+    api: httpx.AsyncClient, desk: Desk, shelfmark: Shelfmark
+) -> None:
     for n in range(7):
         await desk.book(title=f"Title {n:02d}")
+    await settle(shelfmark)
     seen: list[str] = []
     cursor = None
     while True:
@@ -142,8 +147,11 @@ async def test_keyset_pages_walk_the_whole_list_once(api: httpx.AsyncClient, des
     assert [b["title"] for b in found] == ["Title 03"]
 
 
-async def test_isbn_search_with_or_without_hyphens(api: httpx.AsyncClient, desk: Desk) -> None:
+async def test_isbn_search_with_or_without_hyphens(
+    api: httpx.AsyncClient, desk: Desk, shelfmark: Shelfmark
+) -> None:
     await desk.book(isbn="9780441172719")
+    await settle(shelfmark)
     for query in ("978-0-441-17271-9", "0441172717"):
         items = (await api.get("/books", params={"q": query})).json()["items"]
         assert [b["isbn"] for b in items] == ["9780441172719"]
@@ -173,10 +181,13 @@ async def test_policy_and_readiness(api: httpx.AsyncClient) -> None:
     assert ready.status_code == 200 and ready.json()["checks"]["database"] == "ok"
 
 
-async def test_the_available_filter(api: httpx.AsyncClient, desk: Desk) -> None:
+async def test_the_available_filter(
+    api: httpx.AsyncClient, desk: Desk, shelfmark: Shelfmark
+) -> None:
     out, shelf = await desk.book(title="Out"), await desk.book(title="Shelf")
     patron = await desk.patron()
     await api.post(f"/books/{out['id']}/borrow", json={"patron_id": patron["id"]})
+    await settle(shelfmark)
     available = (await api.get("/books", params={"available": "true"})).json()["items"]
     borrowed = (await api.get("/books", params={"available": "false"})).json()["items"]
     assert [b["id"] for b in available] == [shelf["id"]]

@@ -12,17 +12,24 @@ from sqlalchemy import inspect
 from sqlalchemy.engine import Connection
 
 from shelfmark.bootstrap import migrations
-from shelfmark.bootstrap.tables import metadata
+from shelfmark.bootstrap.tables import is_ours, metadata
 from shelfmark.seedwork.infrastructure.database import Engines
 
 
 def _differences(connection: Connection) -> list[Any]:
-    context = MigrationContext.configure(connection, opts={"compare_type": True})
+    context = MigrationContext.configure(
+        connection,
+        opts={
+            "compare_type": True,
+            "include_object": lambda _o, name, kind, _r, _c: is_ours(name, kind),
+        },
+    )
     return list(compare_metadata(context, metadata))
 
 
 def _tables(connection: Connection) -> set[str]:
-    return set(inspect(connection).get_table_names()) - {"alembic_version"}
+    names = set(inspect(connection).get_table_names()) - {"alembic_version"}
+    return {name for name in names if is_ours(name, "table")}
 
 
 def _open_loan_index(connection: Connection) -> dict[str, Any]:

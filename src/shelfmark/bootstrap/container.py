@@ -8,6 +8,7 @@ from typing import Any
 from uuid import UUID
 
 import structlog
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shelfmark.access.application.handlers import Principal, authenticate, principal_of
 from shelfmark.access.application.ports import PasswordHasher
@@ -28,6 +29,10 @@ from shelfmark.lending.infrastructure.readers import SqlLoanReader
 from shelfmark.lending.infrastructure.unit_of_work import SqlAlchemyLendingUnitOfWork
 from shelfmark.patrons.application.ports import PatronReader
 from shelfmark.patrons.infrastructure.readers import SqlPatronReader
+from shelfmark.search.application.ports import BookSearch
+from shelfmark.search.infrastructure.index import SqlSearchUnitOfWork
+from shelfmark.search.infrastructure.postgres import PostgresBookSearch
+from shelfmark.search.infrastructure.sqlite import SqliteBookSearch
 from shelfmark.seedwork.application import with_retries
 from shelfmark.seedwork.clock import Clock, SystemClock
 from shelfmark.seedwork.infrastructure.breaker import BreakerRegistry
@@ -51,6 +56,7 @@ class Readers:
     books: BookReader
     patrons: PatronReader
     loans: LoanReader
+    search: BookSearch
 
 
 @dataclass
@@ -97,9 +103,26 @@ class Shelfmark:
         self.events.wake.set()
         return report
 
+    async def rebuild_search_index(self, *, only_if_behind: bool = False) -> int | None:
+        """Rebuilds the book index from the tables; with `only_if_behind`, only when it is
+        empty while books exist. Returns the entries written, or None when nothing was done."""
+        async with SqlSearchUnitOfWork(self.engines.write, self.clock) as uow:
+            if only_if_behind and not await uow.index.is_behind():
+                return None
+            entries = await uow.index.rebuild()
+            await uow.commit()
+        return entries
+
     async def dispose(self) -> None:
         await self.events.close()
         await self.engines.dispose()
+
+
+def book_search(engine: AsyncEngine) -> BookSearch:
+    """Each database ranks with its own full-text search."""
+    if engine.dialect.name == "postgresql":
+        return PostgresBookSearch(engine)
+    return SqliteBookSearch(engine)
 
 
 def bootstrap(
@@ -127,6 +150,7 @@ def bootstrap(
             books=SqlBookReader(engines.read),
             patrons=SqlPatronReader(engines.read),
             loans=SqlLoanReader(engines.read),
+            search=book_search(engines.read),
         ),
         idempotency=IdempotencyStore(engines.write, ttl_hours=settings.idempotency_ttl_hours),
         job_runs=SqlJobRuns(engines.write),

@@ -15,6 +15,8 @@ from shelfmark.lending.infrastructure.unit_of_work import SqlAlchemyLendingUnitO
 from shelfmark.notifications.application.ports import MailRejected
 from shelfmark.notifications.infrastructure.guarded_mailer import GuardedMailer
 from shelfmark.notifications.infrastructure.repository import SqlNotificationQueue
+from shelfmark.search.application.projection import BookIndexProjection
+from shelfmark.search.infrastructure.index import SqlSearchUnitOfWork
 from shelfmark.seedwork.infrastructure.breaker import BreakerConfig, BreakerRegistry
 from shelfmark.seedwork.infrastructure.dead_letters import SqlDeadLetters
 from shelfmark.seedwork.infrastructure.in_process_bus import InProcessBus
@@ -55,6 +57,15 @@ def breaker_config(settings: Settings) -> BreakerConfig:
     )
 
 
+def search_projection(app: Shelfmark) -> BookIndexProjection:
+    engine = app.engines.write
+    return BookIndexProjection(
+        lambda: SqlSearchUnitOfWork(engine, app.clock),
+        app.clock,
+        on_applied=app.metrics.projection_lag.set,
+    )
+
+
 def lending_reactions(app: Shelfmark) -> LendingReactions:
     engine = app.engines.write
     return LendingReactions(lambda: SqlAlchemyLendingUnitOfWork(engine), app.clock, app.policy)
@@ -67,6 +78,7 @@ def event_pipeline(
     consumers: tuple[EventConsumer, ...] = (
         patron_notifier(app),
         lending_reactions(app),
+        search_projection(app),
         *extra_consumers,
     )
     dead_letters = SqlDeadLetters(engines.write)

@@ -66,6 +66,11 @@ class Metrics:
             "Outbox rows not yet published (sampled by the relay).",
             registry=self.registry,
         )
+        self.projection_lag = Gauge(
+            "shelfmark_projection_lag_seconds",
+            "Time from an event to the search index applying it (the last one applied).",
+            registry=self.registry,
+        )
         self.registry.register(BreakerCollector(breakers))
 
     def exposition(self) -> bytes:

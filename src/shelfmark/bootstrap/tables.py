@@ -5,6 +5,8 @@ from shelfmark.catalog.infrastructure import orm as catalog_tables
 from shelfmark.lending.infrastructure import orm as lending_tables
 from shelfmark.notifications.infrastructure import orm as notification_tables
 from shelfmark.patrons.infrastructure import orm as patron_tables
+from shelfmark.search.infrastructure import orm as search_tables
+from shelfmark.search.infrastructure.orm import FTS_INDEXES, FTS_TABLE_PREFIX
 from shelfmark.seedwork.infrastructure import dead_letters, idempotency, inbox, job_runs, outbox
 from shelfmark.seedwork.infrastructure.metadata import metadata
 
@@ -20,4 +22,15 @@ __all__ = [
     "notification_tables",
     "outbox",
     "patron_tables",
+    "search_tables",
 ]
+
+
+def is_ours(name: str | None, kind: str) -> bool:
+    """What Alembic compares with the code's tables: all but what a migration creates beside
+    them for full-text search (SQLite's FTS5 tables, PostgreSQL's expression indexes)."""
+    if name is None:
+        return True
+    if kind == "table":
+        return not name.startswith(FTS_TABLE_PREFIX)
+    return not (kind == "index" and name in FTS_INDEXES)

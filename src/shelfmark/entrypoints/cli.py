@@ -61,6 +61,7 @@ async def _migrate(settings: Settings) -> bool:
     shelfmark = bootstrap(settings)
     try:
         await migrations.upgrade(shelfmark.engines.write)
+        await shelfmark.rebuild_search_index(only_if_behind=True)
         return await staff_exists(shelfmark.engines.write)
     finally:
         await shelfmark.dispose()
@@ -281,3 +282,14 @@ def dead_letters_replay(consumer: ConsumerOption = None) -> None:
         typer.echo(f"shelfmark: {error}", err=True)
         raise typer.Exit(2) from None
     typer.echo(f"replayed {replayed} dead letter(s)")
+
+
+projections = typer.Typer(help="Read models fed by events.", no_args_is_help=True)
+app.add_typer(projections, name="projections")
+
+
+@projections.command("rebuild")
+def projections_rebuild() -> None:
+    """Rebuild the book search index from the catalogue and lending tables."""
+    entries = asyncio.run(_with_app(_settings(), lambda s: s.rebuild_search_index()))
+    typer.echo(f"search index rebuilt: {entries} books")

@@ -5,11 +5,10 @@ from __future__ import annotations
 from typing import Protocol
 from uuid import UUID
 
-from shelfmark.catalog.application.queries import BookDetails, BookFilter, BookSummary
+from shelfmark.catalog.application.queries import BookDetails
 from shelfmark.catalog.domain.model import Book
 from shelfmark.catalog.domain.values import Barcode, Isbn
 from shelfmark.seedwork.application import UnitOfWork
-from shelfmark.seedwork.pagination import Page, PageRequest
 
 
 class BookRepository(Protocol):
@@ -31,5 +30,3 @@ class BookReader(Protocol):
     """Plain read models straight from storage; no aggregates on the read path."""
 
     async def get(self, book_id: UUID) -> BookDetails | None: ...
-
-    async def list(self, filters: BookFilter, page: PageRequest) -> Page[BookSummary]: ...

@@ -10,13 +10,15 @@ from fastapi import APIRouter, Query, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from shelfmark.catalog.application.commands import AddBook, AddCopy
-from shelfmark.catalog.application.queries import BookFilter, BookSummary
+from shelfmark.catalog.application.queries import BookDetails
 from shelfmark.catalog.domain.errors import BookNotFound
-from shelfmark.catalog.domain.values import Circulation
+from shelfmark.catalog.domain.values import Circulation, Isbn
 from shelfmark.entrypoints.http.access import CallerDep
 from shelfmark.entrypoints.http.deps import App
 from shelfmark.entrypoints.http.fields import BarcodeIn, Text
 from shelfmark.entrypoints.http.responses import PageOut, page_out, with_etag
+from shelfmark.search.application.queries import BookHit, SearchQuery
+from shelfmark.seedwork.domain import InvalidValue
 from shelfmark.seedwork.pagination import PageRequest, decode_cursor
 
 router = APIRouter(tags=["catalog"])
@@ -66,25 +68,55 @@ class BookDetailsOut(BookOut):
     copies: list[CopyOut]
 
 
-def book_out(book: BookSummary, states: dict[UUID, str], waiting: dict[UUID, int]) -> BookOut:
-    """`states` says which copies are on loan or on the hold shelf; the rest are on the shelf."""
-    available = sum(1 for c in book.copy_ids if c not in states)
+def book_out(
+    book: BookHit | BookDetails, *, available: int, on_hold_shelf: int, total: int, waiting: int
+) -> BookOut:
     status: ShelfStatus = "available"
     if not available:
-        kept = any(states.get(c) == "on_hold_shelf" for c in book.copy_ids)
-        status = "on_hold_shelf" if kept else "borrowed"
+        status = "on_hold_shelf" if on_hold_shelf else "borrowed"
     return BookOut(
         id=book.id,
         isbn=book.isbn,
         title=book.title,
         author=book.author,
         published_year=book.published_year,
-        copies_total=len(book.copy_ids),
+        copies_total=total,
         copies_available=available,
-        holds_waiting=waiting.get(book.id, 0),
+        holds_waiting=waiting,
         is_borrowed=status == "borrowed",
         status=status,
     )
+
+
+def hit_out(hit: BookHit) -> BookOut:
+    return book_out(
+        hit,
+        available=hit.copies_available,
+        on_hold_shelf=hit.copies_on_hold_shelf,
+        total=hit.copies_total,
+        waiting=hit.holds_waiting,
+    )
+
+
+def search_query(
+    q: str | None, title: str | None, author: str | None, isbn: str | None, available: bool | None
+) -> SearchQuery:
+    """What the user typed, made precise: an ISBN in any form (10 or 13 digits, hyphens or
+    not), in `q` or in `isbn`, becomes the normalised ISBN-13 the index holds."""
+    typed_isbn = _isbn(isbn) or (isbn or None)
+    q_isbn = _isbn(q)
+    if q_isbn is not None:
+        q, typed_isbn = None, typed_isbn or q_isbn
+    return SearchQuery(q=q, title=title, author=author, isbn=typed_isbn, available=available)
+
+
+def _isbn(text: str | None) -> str | None:
+    if not text:
+        return None
+    try:
+        return Isbn.parse(text).value
+    except InvalidValue:
+        return None
 
 
 @router.get("/books", response_model=PageOut[BookOut])
@@ -99,14 +131,13 @@ async def list_books(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[Text | None, Query(max_length=1000)] = None,
 ) -> PageOut[BookOut]:
-    page = await app.readers.books.list(
-        BookFilter(q=q, title=title, author=author, isbn=isbn, available=available),
-        PageRequest(limit, decode_cursor(cursor, str, UUID)),
+    """Answered from the search index, which follows writes within the relay's lag (with `q`:
+    by relevance; without: by title)."""
+    page = await app.readers.search.search(
+        search_query(q, title, author, isbn, available),
+        PageRequest(limit, decode_cursor(cursor, str, str)),
     )
-    states = await app.readers.loans.copy_states(c for b in page.items for c in b.copy_ids)
-    waiting = await app.readers.loans.holds_waiting(b.id for b in page.items)
-    items = [book_out(b, states, waiting) for b in page.items]
-    return page_out(response, items, page.next_cursor)
+    return page_out(response, [hit_out(h) for h in page.items], page.next_cursor)
 
 
 @router.post("/books", status_code=status.HTTP_201_CREATED, response_model=BookDetailsOut)
@@ -152,21 +183,21 @@ async def add_copy(
 
 
 async def _details(app: App, book_id: UUID) -> BookDetailsOut:
+    """Read live from the catalogue and lending, so a desk sees its own change at once."""
     book = await app.readers.books.get(book_id)
     if book is None:
         raise BookNotFound(f"no book {book_id}")
     states = await app.readers.loans.copy_states(c.id for c in book.copies)
     waiting = await app.readers.loans.holds_waiting([book.id])
-    summary = BookSummary(
-        book.id,
-        book.isbn,
-        book.title,
-        book.author,
-        book.published_year,
-        tuple(c.id for c in book.copies),
+    summary = book_out(
+        book,
+        available=sum(1 for c in book.copies if c.id not in states),
+        on_hold_shelf=sum(1 for state in states.values() if state == "on_hold_shelf"),
+        total=len(book.copies),
+        waiting=waiting.get(book.id, 0),
     )
     return BookDetailsOut(
-        **book_out(summary, states, waiting).model_dump(),
+        **summary.model_dump(),
         copies=[
             CopyOut(
                 id=c.id,

@@ -1,0 +1,1 @@
+"""Search: the denormalised, eventually consistent book index the catalogue is searched through."""

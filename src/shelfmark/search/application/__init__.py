@@ -1,0 +1,1 @@
+"""Search use cases: keep the index current from events, and query it."""

@@ -1,0 +1,1 @@
+"""The index in SQL: one table, with full text on PostgreSQL and on SQLite."""

@@ -1,0 +1,148 @@
+"""Refreshing index entries with one set-based statement from the catalogue's and lending's
+tables (read through table clauses, never their models): delete the entries, insert them
+again as the books are now."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from datetime import datetime
+from types import TracebackType
+from typing import Any, Self
+from uuid import UUID
+
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    ScalarSelect,
+    Select,
+    String,
+    Uuid,
+    column,
+    delete,
+    func,
+    literal,
+    select,
+    table,
+)
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from shelfmark.search.infrastructure.orm import book_search
+from shelfmark.seedwork.clock import Clock
+from shelfmark.seedwork.infrastructure.inbox import SqlInbox
+from shelfmark.seedwork.infrastructure.types import UtcDateTime
+
+books = table(
+    "books",
+    column("id", Uuid),
+    column("title", String),
+    column("author", String),
+    column("isbn", String),
+    column("published_year", Integer),
+)
+copies = table("copies", column("id", Uuid), column("book_id", Uuid))
+loans = table("loans", column("copy_id", Uuid), column("returned_at"))
+holds = table("holds", column("book_id", Uuid), column("copy_id", Uuid), column("status"))
+
+
+def _count_copies(*conditions: ColumnElement[bool]) -> ScalarSelect[int]:
+    return (
+        select(func.count())
+        .select_from(copies)
+        .where(copies.c.book_id == books.c.id, *conditions)
+        .scalar_subquery()
+    )
+
+
+_out = select(loans.c.copy_id).where(loans.c.copy_id == copies.c.id, loans.c.returned_at.is_(None))
+_kept = select(holds.c.copy_id).where(holds.c.copy_id == copies.c.id, holds.c.status == "ready")
+
+
+def _entries(now: datetime) -> Select[Any]:
+    return select(
+        books.c.id,
+        books.c.title,
+        books.c.author,
+        books.c.isbn,
+        books.c.published_year,
+        func.lower(books.c.title + " " + books.c.author),
+        _count_copies(),
+        _count_copies(~_out.exists(), ~_kept.exists()),
+        _count_copies(_kept.exists()),
+        select(func.count())
+        .select_from(holds)
+        .where(holds.c.book_id == books.c.id, holds.c.status == "waiting")
+        .scalar_subquery(),
+        literal(now, UtcDateTime),
+    )
+
+
+COLUMNS = [
+    "book_id",
+    "title",
+    "author",
+    "isbn",
+    "published_year",
+    "search_text",
+    "copies_total",
+    "copies_available",
+    "copies_on_hold_shelf",
+    "holds_waiting",
+    "refreshed_at",
+]
+
+
+class SqlBookIndex:
+    def __init__(self, connection: AsyncConnection, clock: Clock) -> None:
+        self._connection = connection
+        self._clock = clock
+
+    async def refresh(self, book_ids: Collection[UUID]) -> None:
+        ids = list(book_ids)
+        await self._connection.execute(delete(book_search).where(book_search.c.book_id.in_(ids)))
+        entries = _entries(self._clock.now()).where(books.c.id.in_(ids))
+        await self._connection.execute(book_search.insert().from_select(COLUMNS, entries))
+
+    async def is_behind(self) -> bool:
+        """True when books exist but the index is empty (a database from before the index,
+        or books written straight to the tables by `shelfmark seed`)."""
+        indexed = await self._connection.scalar(select(func.count()).select_from(book_search))
+        if indexed:
+            return False
+        return bool(await self._connection.scalar(select(func.count()).select_from(books)))
+
+    async def rebuild(self) -> int:
+        """Every entry again from scratch (after seeding, or to repair the index)."""
+        await self._connection.execute(delete(book_search))
+        result = await self._connection.execute(
+            book_search.insert().from_select(COLUMNS, _entries(self._clock.now()))
+        )
+        return int(result.rowcount or 0)
+
+
+class SqlSearchUnitOfWork:
+    def __init__(self, engine: AsyncEngine, clock: Clock) -> None:
+        self._engine = engine
+        self._clock = clock
+
+    async def __aenter__(self) -> Self:
+        self._connection = await self._engine.connect()
+        await self._connection.begin()
+        self.index = SqlBookIndex(self._connection, self._clock)
+        self.inbox = SqlInbox(self._connection)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            if self._connection.in_transaction():
+                await self._connection.rollback()
+        finally:
+            await self._connection.close()
+
+    async def commit(self) -> None:
+        await self.inbox.flush()
+        await self._connection.commit()
