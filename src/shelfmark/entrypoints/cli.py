@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import sys
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Annotated, TypeVar
 
 import typer
@@ -21,6 +22,7 @@ from shelfmark.bootstrap.logging import configure_logging
 from shelfmark.bootstrap.secrets import signing_key
 from shelfmark.bootstrap.security import rate_limits
 from shelfmark.config import Settings
+from shelfmark.entrypoints import backup as backups
 from shelfmark.entrypoints.workers.background import Background, Role
 from shelfmark.entrypoints.workers.dead_letters import list_dead_letters, replay_dead_letters
 from shelfmark.lending.infrastructure.policy_source import PolicyFileError, load_policy
@@ -293,3 +295,36 @@ def projections_rebuild() -> None:
     """Rebuild the book search index from the catalogue and lending tables."""
     entries = asyncio.run(_with_app(_settings(), lambda s: s.rebuild_search_index()))
     typer.echo(f"search index rebuilt: {entries} books")
+
+
+@app.command("backup")
+def backup_command(
+    path: Annotated[Path, typer.Argument(help="The backup file to write (replaced if it exists).")],
+) -> None:
+    """Write a consistent backup of the database to PATH, safe while the service writes."""
+    settings = _settings()
+    try:
+        written = asyncio.run(backups.backup(settings.database_url, path))
+    except backups.BackupError as error:
+        typer.echo(f"shelfmark: {error}", err=True)
+        raise typer.Exit(error.exit_code) from None
+    typer.echo(written.describe())
+
+
+@app.command("restore")
+def restore_command(
+    path: Annotated[Path, typer.Argument(help="A file `shelfmark backup` wrote.")],
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace what a database that is not empty holds.")
+    ] = False,
+) -> None:
+    """Restore a backup into the (empty) database, then migrate it to the newest revision."""
+    settings = _settings()
+    try:
+        restored = asyncio.run(backups.restore(settings.database_url, path, force=force))
+    except backups.BackupError as error:
+        typer.echo(f"shelfmark: {error}", err=True)
+        raise typer.Exit(error.exit_code) from None
+    typer.echo(restored.describe())
+    asyncio.run(_migrate(settings))
+    typer.echo("database is at the newest migration")
