@@ -20,6 +20,13 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("DATABASE_URL", "SHELFMARK_DATABASE_URL"),
         description="SQLAlchemy URL of the write model; sqlite+aiosqlite or postgresql+asyncpg.",
     )
+    read_database_url: str | None = Field(
+        None,
+        validation_alias=AliasChoices("READ_DATABASE_URL", "SHELFMARK_READ_DATABASE_URL"),
+        description="SQLAlchemy URL of a streaming replica of database_url (postgresql+asyncpg) "
+        "that answers reads; a caller's reads go to the primary until the replica has replayed "
+        "their own writes. Unset: every read goes to database_url.",
+    )
     db_pool_size: int = Field(10, ge=1, le=200, description="Connections per process (PostgreSQL).")
     policy_file: Path | None = Field(
         None, description="TOML file whose keys override the built-in public_library policy."
@@ -158,6 +165,32 @@ class Settings(BaseSettings):
     )
     breaker_open_seconds: float = Field(
         30.0, gt=0, description="How long an open breaker rejects calls before trying again."
+    )
+
+    # The read cache (GET /books/{id}, GET /patrons/{id}, the first page of GET /books)
+    cache_url: SecretStr | None = Field(
+        None,
+        description="Redis URL of the read cache shared by every process "
+        "(redis://127.0.0.1:6379/0); unset: an in-process cache, right for embedded mode only "
+        "(another process's writes then reach it through its TTL alone).",
+    )
+    cache_prefix: str = Field(
+        "shelfmark",
+        pattern=r"^[a-z0-9][a-z0-9._-]{0,49}$",
+        description="Prefix of every read-cache key in Redis.",
+    )
+    cache_ttl_seconds: float = Field(
+        30.0,
+        gt=0,
+        le=3600,
+        description="Longest a cached response lives: the bound on staleness should an "
+        "invalidation be lost (events delete the entries a change affects at once).",
+    )
+    cache_timeout_seconds: float = Field(
+        0.25, gt=0, description="Longest one call to the cache's Redis may take."
+    )
+    cache_max_entries: int = Field(
+        10_000, ge=1, description="Entries the in-process cache holds (least recently used go)."
     )
 
     @model_validator(mode="after")

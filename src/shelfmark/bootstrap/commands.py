@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 from shelfmark.access.application import commands as access
 from shelfmark.access.application import handlers as access_handlers
 from shelfmark.access.infrastructure.repository import SqlAlchemyAccessUnitOfWork
+from shelfmark.bootstrap.cache import CacheInvalidation
 from shelfmark.catalog.application import commands as catalog
 from shelfmark.catalog.application import handlers as catalog_handlers
 from shelfmark.catalog.infrastructure.unit_of_work import SqlAlchemyCatalogUnitOfWork
@@ -28,23 +29,26 @@ Handler = Callable[[Any], Awaitable[Any]]
 
 
 def command_handlers(app: Shelfmark) -> dict[type, Handler]:
+    """Every unit of work a command opens makes this process's read cache forget what its
+    events changed as soon as it commits (read-your-writes for the desk)."""
     engine = app.engines.write
+    forget = CacheInvalidation(app.cache).after_commit
 
     def catalog_uow() -> SqlAlchemyCatalogUnitOfWork:
-        return SqlAlchemyCatalogUnitOfWork(engine)
+        return SqlAlchemyCatalogUnitOfWork(engine, after_commit=forget)
 
     def patrons_uow() -> SqlAlchemyPatronsUnitOfWork:
-        return SqlAlchemyPatronsUnitOfWork(engine)
+        return SqlAlchemyPatronsUnitOfWork(engine, after_commit=forget)
 
     def lending_uow() -> SqlAlchemyLendingUnitOfWork:
-        return SqlAlchemyLendingUnitOfWork(engine)
+        return SqlAlchemyLendingUnitOfWork(engine, after_commit=forget)
 
     def membership() -> Membership:
         library = app.policy.library
         return Membership(library.membership_years, ZoneInfo(library.timezone))
 
     def access_uow() -> SqlAlchemyAccessUnitOfWork:
-        return SqlAlchemyAccessUnitOfWork(engine)
+        return SqlAlchemyAccessUnitOfWork(engine, after_commit=forget)
 
     return {
         access.CreateStaffUser: lambda c: access_handlers.create_staff_user(

@@ -14,8 +14,9 @@ from shelfmark.access.application.handlers import Principal, authenticate, princ
 from shelfmark.access.application.ports import PasswordHasher
 from shelfmark.access.infrastructure.repository import SqlAlchemyAccessUnitOfWork
 from shelfmark.access.infrastructure.tokens import TokenService
+from shelfmark.bootstrap.cache import CacheInvalidation, response_cache
 from shelfmark.bootstrap.commands import command_handlers
-from shelfmark.bootstrap.events import EventPipeline, event_pipeline
+from shelfmark.bootstrap.events import EventPipeline, breaker_config, event_pipeline
 from shelfmark.bootstrap.metrics import Metrics
 from shelfmark.bootstrap.security import RateLimits, password_hasher, rate_limits, token_service
 from shelfmark.catalog.application.ports import BookReader
@@ -36,6 +37,7 @@ from shelfmark.search.infrastructure.sqlite import SqliteBookSearch
 from shelfmark.seedwork.application import with_retries
 from shelfmark.seedwork.clock import Clock, SystemClock
 from shelfmark.seedwork.infrastructure.breaker import BreakerRegistry
+from shelfmark.seedwork.infrastructure.cache import ResponseCache
 from shelfmark.seedwork.infrastructure.database import Engines, create_engines
 from shelfmark.seedwork.infrastructure.idempotency import IdempotencyStore
 from shelfmark.seedwork.infrastructure.job_runs import SqlJobRuns
@@ -75,6 +77,8 @@ class Shelfmark:
     rate_limits: RateLimits
     breakers: BreakerRegistry
     metrics: Metrics
+    #: Serialised responses of the hot reads (see bootstrap/cache.py).
+    cache: ResponseCache
     handlers: dict[type, Handler] = field(default_factory=dict)
     events: EventPipeline = field(init=False)
 
@@ -96,9 +100,11 @@ class Shelfmark:
 
     async def run_daily_jobs(self) -> DailyReport:
         """Registers overdue loans, ages lost ones, sends due-soon notices, expires holds."""
-        engine = self.engines.write
+        engine, forget = self.engines.write, CacheInvalidation(self.cache).after_commit
         report = await run_daily_jobs(
-            lambda: SqlAlchemyLendingUnitOfWork(engine), self.clock.now(), self.policy
+            lambda: SqlAlchemyLendingUnitOfWork(engine, after_commit=forget),
+            self.clock.now(),
+            self.policy,
         )
         self.events.wake.set()
         return report
@@ -115,6 +121,7 @@ class Shelfmark:
 
     async def dispose(self) -> None:
         await self.events.close()
+        await self.cache.aclose()
         await self.engines.dispose()
 
 
@@ -132,12 +139,16 @@ def bootstrap(
     policy: LendingPolicy | None = None,
     engines: Engines | None = None,
     consumers: Sequence[EventConsumer] = (),
+    cache: ResponseCache | None = None,
 ) -> Shelfmark:
     """Wires the application; any part can be overridden (tests pass a fixed clock, say).
     `consumers` run beside the built-in ones (a test's counting consumer)."""
     settings = settings or Settings()
     engines = engines or create_engines(
-        settings.database_url, pool_size=settings.db_pool_size, echo=settings.sql_echo
+        settings.database_url,
+        read_url=settings.read_database_url,
+        pool_size=settings.db_pool_size,
+        echo=settings.sql_echo,
     )
     clock = clock or SystemClock()
     breakers = BreakerRegistry(on_transition=log_transition)
@@ -159,6 +170,7 @@ def bootstrap(
         rate_limits=rate_limits(settings),
         breakers=breakers,
         metrics=Metrics(breakers),
+        cache=cache or response_cache(settings, clock, breakers, breaker_config(settings)),
     )
     app.handlers = command_handlers(app)
     app.events = event_pipeline(app, app.breakers, consumers)

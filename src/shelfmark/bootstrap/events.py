@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from shelfmark.bootstrap.cache import CacheInvalidation
 from shelfmark.bootstrap.notifications import ClosableMailer, mailer, patron_notifier
 from shelfmark.config import Settings
 from shelfmark.lending.application.reactions import LendingReactions
@@ -67,8 +68,10 @@ def search_projection(app: Shelfmark) -> BookIndexProjection:
 
 
 def lending_reactions(app: Shelfmark) -> LendingReactions:
-    engine = app.engines.write
-    return LendingReactions(lambda: SqlAlchemyLendingUnitOfWork(engine), app.clock, app.policy)
+    engine, forget = app.engines.write, CacheInvalidation(app.cache).after_commit
+    return LendingReactions(
+        lambda: SqlAlchemyLendingUnitOfWork(engine, after_commit=forget), app.clock, app.policy
+    )
 
 
 def event_pipeline(
@@ -79,6 +82,7 @@ def event_pipeline(
         patron_notifier(app),
         lending_reactions(app),
         search_projection(app),
+        CacheInvalidation(app.cache),  # after the index, so a reload finds it up to date
         *extra_consumers,
     )
     dead_letters = SqlDeadLetters(engines.write)

@@ -1,5 +1,6 @@
 """The process's Prometheus metrics, on a registry of its own (built by the bootstrap, never at
-import): HTTP requests and latency, the outbox backlog, and every circuit breaker's state."""
+import): HTTP requests and latency, the outbox backlog, read-cache hits and misses, and every
+circuit breaker's state."""
 
 from __future__ import annotations
 
@@ -69,6 +70,18 @@ class Metrics:
         self.projection_lag = Gauge(
             "shelfmark_projection_lag_seconds",
             "Time from an event to the search index applying it (the last one applied).",
+            registry=self.registry,
+        )
+        self.cache_hits = Counter(
+            "shelfmark_cache_hits",
+            "Reads answered from the read cache (or by a concurrent load), by route template.",
+            ["route"],
+            registry=self.registry,
+        )
+        self.cache_misses = Counter(
+            "shelfmark_cache_misses",
+            "Reads the read cache could not answer, loaded from the database, by route template.",
+            ["route"],
             registry=self.registry,
         )
         self.registry.register(BreakerCollector(breakers))

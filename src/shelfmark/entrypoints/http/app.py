@@ -21,6 +21,7 @@ from shelfmark.entrypoints.http import (
     patrons,
 )
 from shelfmark.entrypoints.http.access import authorize
+from shelfmark.entrypoints.http.consistency import ReadYourWritesMiddleware
 from shelfmark.entrypoints.http.errors import install_error_handlers
 from shelfmark.entrypoints.http.hardening import HardeningMiddleware
 from shelfmark.entrypoints.http.idempotency import IdempotencyMiddleware
@@ -63,6 +64,7 @@ def create_app(settings: Settings | None = None, *, shelfmark: Shelfmark | None 
         clock=lambda: api.state.shelfmark.clock,
         tokens=lambda: api.state.shelfmark.tokens,
     )
+    api.add_middleware(ReadYourWritesMiddleware, shelfmark=lambda: api.state.shelfmark)
     api.add_middleware(
         HardeningMiddleware,
         limits=lambda: api.state.shelfmark.rate_limits,

@@ -2,21 +2,31 @@
 
 from __future__ import annotations
 
+import dataclasses
 from decimal import Decimal
 from typing import Annotated, Literal
+from urllib.parse import urlencode
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
+from shelfmark.bootstrap.cache import (
+    FIRST_PAGES,
+    FIRST_PAGES_BY_AVAILABILITY,
+    book_key,
+    first_page_key,
+    first_pages_listing,
+)
 from shelfmark.catalog.application.commands import AddBook, AddCopy
 from shelfmark.catalog.application.queries import BookDetails
 from shelfmark.catalog.domain.errors import BookNotFound
 from shelfmark.catalog.domain.values import Circulation, Isbn
 from shelfmark.entrypoints.http.access import CallerDep
+from shelfmark.entrypoints.http.cached import Fresh, cached
 from shelfmark.entrypoints.http.deps import App
 from shelfmark.entrypoints.http.fields import BarcodeIn, Text
-from shelfmark.entrypoints.http.responses import PageOut, page_out, with_etag
+from shelfmark.entrypoints.http.responses import PageOut, page_out
 from shelfmark.search.application.queries import BookHit, SearchQuery
 from shelfmark.seedwork.domain import InvalidValue
 from shelfmark.seedwork.pagination import PageRequest, decode_cursor
@@ -122,6 +132,7 @@ def _isbn(text: str | None) -> str | None:
 @router.get("/books", response_model=PageOut[BookOut])
 async def list_books(
     app: App,
+    request: Request,
     response: Response,
     q: Annotated[Text | None, Query(max_length=200)] = None,
     title: Annotated[Text | None, Query(max_length=300)] = None,
@@ -130,14 +141,34 @@ async def list_books(
     available: bool | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[Text | None, Query(max_length=1000)] = None,
-) -> PageOut[BookOut]:
+) -> PageOut[BookOut] | Response:
     """Answered from the search index, which follows writes within the relay's lag (with `q`:
-    by relevance; without: by title)."""
+    by relevance; without: by title). A first page (no cursor) is cached per query."""
+    query = search_query(q, title, author, isbn, available)
+    if cursor is None:
+        return await _first_page(request, app, query, limit)
     page = await app.readers.search.search(
-        search_query(q, title, author, isbn, available),
-        PageRequest(limit, decode_cursor(cursor, str, str)),
+        query, PageRequest(limit, decode_cursor(cursor, str, str))
     )
     return page_out(response, [hit_out(h) for h in page.items], page.next_cursor)
+
+
+async def _first_page(request: Request, app: App, query: SearchQuery, limit: int) -> Response:
+    """Cached under the normalised query; filed under every book it lists, and under the
+    availability tag when the query filters on it (a return can add a book to the page)."""
+
+    async def fresh() -> Fresh:
+        page = await app.readers.search.search(query, PageRequest(limit))
+        items = [hit_out(h) for h in page.items]
+        tags = [FIRST_PAGES, *(first_pages_listing(b.id) for b in items)]
+        if query.available is not None:
+            tags.append(FIRST_PAGES_BY_AVAILABILITY)
+        headers = {"X-Next-Cursor": page.next_cursor} if page.next_cursor else {}
+        return Fresh(PageOut[BookOut](items=items, next_cursor=page.next_cursor), headers, tags)
+
+    fields = dataclasses.asdict(query) | {"limit": limit}
+    normalised = urlencode(sorted((k, str(v)) for k, v in fields.items() if v is not None))
+    return await cached(request, app, first_page_key(normalised), fresh)
 
 
 @router.post("/books", status_code=status.HTTP_201_CREATED, response_model=BookDetailsOut)
@@ -161,7 +192,10 @@ async def add_book(
 
 @router.get("/books/{book_id}", response_model=BookDetailsOut)
 async def get_book(book_id: UUID, app: App, request: Request) -> Response:
-    return with_etag(request, await _details(app, book_id))
+    async def fresh() -> Fresh:
+        return Fresh(await _details(app, book_id))
+
+    return await cached(request, app, book_key(book_id), fresh, etag=True)
 
 
 @router.post("/books/{book_id}/copies", status_code=status.HTTP_201_CREATED, response_model=CopyOut)

@@ -43,11 +43,16 @@ class Readiness(BaseModel):
 async def ready(app: App) -> JSONResponse:
     """Each dependency ok/degraded/down; 503 only when the database is down. A dependency
     behind a circuit breaker is degraded while its breaker is not closed: the API still
-    answers, and what needs it waits (events stay in the outbox, e-mail stays queued)."""
+    answers, and what needs it waits (events stay in the outbox, e-mail stays queued). The
+    read cache is also degraded when it does not answer a ping (reads then go to the
+    database), even before its breaker has seen enough failures to open."""
     database = await _database_state(app)
+    cache_answers = await app.cache.ping()
     checks: dict[str, Literal["ok", "degraded", "down"]] = {"database": database}
     for breaker in app.breakers.snapshots():
         checks[breaker.name] = "ok" if breaker.state == "closed" else "degraded"
+    if not cache_answers:
+        checks[app.cache.name] = "degraded"
     if database == "down":
         status: Literal["ok", "degraded", "down"] = "down"
     else:

@@ -9,11 +9,13 @@ from fastapi import APIRouter, Query, Request, Response, status
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 from shelfmark.access.application.commands import CreatePatronLogin
+from shelfmark.bootstrap.cache import patron_key, records_holding
 from shelfmark.entrypoints.http.access import CallerDep
+from shelfmark.entrypoints.http.cached import Fresh, cached
 from shelfmark.entrypoints.http.deps import App
 from shelfmark.entrypoints.http.fields import EmailIn, Text
 from shelfmark.entrypoints.http.holds import HoldOut
-from shelfmark.entrypoints.http.responses import PageOut, page_out, with_etag
+from shelfmark.entrypoints.http.responses import PageOut, page_out
 from shelfmark.entrypoints.http.schemas import LoanOut, PatronOut
 from shelfmark.lending.application.summaries import borrower_summary
 from shelfmark.patrons.application.commands import (
@@ -99,7 +101,14 @@ async def register_patron(
 
 @router.get("/patrons/{patron_id}", response_model=PatronDetailsOut)
 async def get_patron(patron_id: UUID, app: App, request: Request) -> Response:
-    return with_etag(request, await _details(app, patron_id))
+    """Cached (after the access rule ran), filed under each book the patron holds: another
+    patron's hold on it moves this one's place in the queue."""
+
+    async def fresh() -> Fresh:
+        details = await _details(app, patron_id)
+        return Fresh(details, tags=[records_holding(h.book_id) for h in details.holds])
+
+    return await cached(request, app, patron_key(patron_id), fresh, etag=True)
 
 
 @router.post("/patrons/{patron_id}/suspend", response_model=PatronDetailsOut)

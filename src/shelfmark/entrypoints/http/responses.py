@@ -15,11 +15,25 @@ T = TypeVar("T")
 
 def with_etag(request: Request, model: BaseModel) -> Response:
     """The resource with a weak ETag; a matching If-None-Match gets 304 and no body."""
-    body = JSONResponse(jsonable_encoder(model)).body
-    etag = f'W/"{hashlib.sha256(body).hexdigest()[:32]}"'
-    if request.headers.get("if-none-match") == etag:
+    body = json_body(model)
+    return json_response(request, body, {"ETag": etag_of(body)})
+
+
+def json_body(model: BaseModel) -> bytes:
+    """The bytes FastAPI would send for the model."""
+    return bytes(JSONResponse(jsonable_encoder(model)).body)
+
+
+def etag_of(body: bytes) -> str:
+    return f'W/"{hashlib.sha256(body).hexdigest()[:32]}"'
+
+
+def json_response(request: Request, body: bytes, headers: dict[str, str]) -> Response:
+    """A ready JSON body; when `headers` has an ETag that If-None-Match names, 304 instead."""
+    etag = headers.get("ETag")
+    if etag is not None and request.headers.get("if-none-match") == etag:
         return Response(status_code=304, headers={"ETag": etag})
-    return Response(body, media_type="application/json", headers={"ETag": etag})
+    return Response(body, media_type="application/json", headers=headers)
 
 
 class PageOut(BaseModel, Generic[T]):

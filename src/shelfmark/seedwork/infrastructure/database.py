@@ -10,13 +10,16 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from shelfmark.seedwork.infrastructure.replica import ReplicaEngine
+
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 
 @dataclass(frozen=True)
 class Engines:
     """`write` runs commands; `read` runs queries (the same engine unless the backend gains
-    from a second one: SQLite reads must not take the write lock)."""
+    from a second one: SQLite reads must not take the write lock; PostgreSQL with a read
+    replica reads there, through a `ReplicaEngine`)."""
 
     write: AsyncEngine
     read: AsyncEngine
@@ -27,16 +30,31 @@ class Engines:
             await self.read.dispose()
 
 
-def create_engines(url: str, pool_size: int = 10, echo: bool = False) -> Engines:
+def create_engines(
+    url: str, read_url: str | None = None, pool_size: int = 10, echo: bool = False
+) -> Engines:
+    """`read_url`, a streaming replica of `url` (PostgreSQL only), takes the reads that may
+    go there (see `replica.ReplicaEngine`)."""
     if make_url(url).get_backend_name() == "sqlite":
+        if read_url:
+            raise ValueError("a read replica (READ_DATABASE_URL) needs PostgreSQL")
         return Engines(
             write=_sqlite_engine(url, immediate=True, echo=echo),
             read=_sqlite_engine(url, immediate=False, echo=echo),
         )
-    engine = create_async_engine(
+    engine = _postgres_engine(url, pool_size=pool_size, echo=echo)
+    if not read_url:
+        return Engines(write=engine, read=engine)
+    if make_url(read_url).get_backend_name() != "postgresql":
+        raise ValueError("the read replica (READ_DATABASE_URL) must be PostgreSQL too")
+    replica = _postgres_engine(read_url, pool_size=pool_size, echo=echo)
+    return Engines(write=engine, read=ReplicaEngine(replica, primary=engine))
+
+
+def _postgres_engine(url: str, *, pool_size: int, echo: bool) -> AsyncEngine:
+    return create_async_engine(
         url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, echo=echo
     )
-    return Engines(write=engine, read=engine)
 
 
 def _sqlite_engine(url: str, *, immediate: bool, echo: bool) -> AsyncEngine:

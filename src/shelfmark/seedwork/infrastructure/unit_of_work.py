@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import abc
-from collections.abc import Sequence
+import logging
+from collections.abc import Awaitable, Callable, Sequence
 from types import TracebackType
 from typing import Any, Generic, Self, TypeVar
 from uuid import UUID
@@ -19,6 +20,9 @@ from shelfmark.seedwork.infrastructure.inbox import SqlInbox
 from shelfmark.seedwork.infrastructure.outbox import append_to_outbox
 
 A = TypeVar("A", bound=AggregateRoot)
+AfterCommit = Callable[[Sequence[DomainEvent]], Awaitable[None]]
+
+logger = logging.getLogger(__name__)
 
 
 class SqlRepository(abc.ABC, Generic[A]):
@@ -81,13 +85,17 @@ class SqlAlchemyUnitOfWork(abc.ABC):
     `commit()` writes the tracked aggregates, appends their events to the outbox and a
     consumer's inbox marks in the same transaction, and commits. A unique-constraint or
     version clash becomes ConcurrencyConflict, which the command runner retries.
+
+    `after_commit`, if given, hears the committed events once the transaction is durable (a
+    read cache forgets what they changed); its failure is logged, never the command's.
     """
 
     connection: AsyncConnection
     inbox: SqlInbox
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, *, after_commit: AfterCommit | None = None) -> None:
         self._engine = engine
+        self._after_commit = after_commit
 
     @abc.abstractmethod
     def _repositories(self) -> Sequence[SqlRepository[Any]]: ...
@@ -128,6 +136,11 @@ class SqlAlchemyUnitOfWork(abc.ABC):
             if is_unique_violation(error):
                 raise ConcurrencyConflict(str(error.orig)) from error
             raise
+        if self._after_commit is not None and events:
+            try:
+                await self._after_commit(events)
+            except Exception:
+                logger.exception("after-commit hook failed; the commit stands")
 
 
 UNIQUE_SQLSTATE = "23505"
