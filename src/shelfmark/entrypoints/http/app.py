@@ -76,8 +76,14 @@ def create_app(settings: Settings | None = None, *, shelfmark: Shelfmark | None 
             CORSMiddleware,
             allow_origins=origins,
             allow_methods=["GET", "POST"],
-            allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-Request-ID"],
-            expose_headers=["X-Request-ID", "X-Next-Cursor", "ETag", "Location"],
+            allow_headers=[
+                "Authorization",
+                "Content-Type",
+                "Idempotency-Key",
+                "X-Request-ID",
+                "X-Shelfmark-LSN",
+            ],
+            expose_headers=["X-Request-ID", "X-Next-Cursor", "ETag", "Location", "X-Shelfmark-LSN"],
         )
     api.add_middleware(RequestIdMiddleware)
     api.add_middleware(MetricsMiddleware)
