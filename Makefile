@@ -81,3 +81,13 @@ LOCUST_HOST ?= http://127.0.0.1:8000
 loadtest-ui: $(BENCH_STAMP)  ## Locust's web UI on http://127.0.0.1:8089 against a running server
 	$(BIN)/locust -f bench/locust/locustfile.py --host $(LOCUST_HOST) \
 	  --web-host 127.0.0.1 --web-port 8089
+
+bench-read: $(STAMP)  ## the read side at 10k, 100k and 1M books on SQLite and PostgreSQL, one client
+	$(BIN)/python bench/read_side.py $(BENCH_ARGS)
+
+.PHONY: replica-up replica-down
+replica-up:  ## a streaming replica of the local PostgreSQL on 127.0.0.1:5433 (scripts/replica.sh)
+	bash scripts/replica.sh start
+
+replica-down:  ## stop that replica and delete its directory
+	bash scripts/replica.sh stop

@@ -3,6 +3,10 @@
 
 The relevance of a match comes from the database's own full-text search (see `postgres.py`
 and `sqlite.py`); it is rounded to six places so the cursor carries it exactly.
+
+A cursor says which order it belongs to (`t:` title, `r:` relevance) before its sort key, so
+a cursor of one order given to the other, or anything else this list never issued, is the
+caller's error (422 naming `query.cursor`), never a page from a wrong place or a 500.
 """
 
 from __future__ import annotations
@@ -29,19 +33,28 @@ class SqlBookSearch(abc.ABC):
         words = words_of(query.q or "")
         if not words:
             return await self._page(self._by_title(query, page), page, _title_key)
-        ranked = self._ranked(words, query.q or "").where(*_filters(query)).subquery()
-        statement = select(ranked)
-        if page.after is not None:
-            rank, book_id = _rank_after(page.after)
-            statement = statement.where(
-                or_(ranked.c.rank < rank, and_(ranked.c.rank == rank, ranked.c.book_id > book_id))
-            )
-        statement = statement.order_by(ranked.c.rank.desc(), ranked.c.book_id)
-        return await self._page(statement.limit(page.limit + 1), page, _rank_key)
+        after = None if page.after is None else _rank_after(page.after)
+        filters = _filters(query)
+        ranked = _in_rank_order(self._ranked(words, filters), page, after)
+        found = await self._page(ranked, page, _rank_key)
+        if found.items:
+            return found
+        near = await self._near(words, filters)
+        if near is None:
+            return found
+        return await self._page(_in_rank_order(near, page, after), page, _rank_key)
 
     @abc.abstractmethod
-    def _ranked(self, words: list[str], text: str) -> Select[Any]:
-        """Matching entries with a `rank` column (higher is better)."""
+    def _ranked(self, words: list[str], filters: list[ColumnElement[bool]]) -> Select[Any]:
+        """The entries that have the words and pass the filters, with a `rank` column (higher
+        is better)."""
+
+    async def _near(
+        self, words: list[str], filters: list[ColumnElement[bool]]
+    ) -> Select[Any] | None:
+        """What to search instead when no entry has the words (near spellings, ranked like
+        `_ranked`); None when entries have them, or the database cannot tell what is near."""
+        return None
 
     def _by_title(self, query: SearchQuery, page: PageRequest) -> Select[Any]:
         statement = select(book_search).where(*_filters(query))
@@ -58,6 +71,20 @@ class SqlBookSearch(abc.ABC):
         return Page([_hit(r) for r in found.items], found.next_cursor)
 
 
+def _in_rank_order(
+    ranked: Select[Any], page: PageRequest, after: tuple[Decimal, UUID] | None
+) -> Select[Any]:
+    entries = ranked.subquery()
+    statement = select(entries)
+    if after is not None:
+        rank, book_id = after
+        statement = statement.where(
+            or_(entries.c.rank < rank, and_(entries.c.rank == rank, entries.c.book_id > book_id))
+        )
+    statement = statement.order_by(entries.c.rank.desc(), entries.c.book_id)
+    return statement.limit(page.limit + 1)
+
+
 def words_of(text: str) -> list[str]:
     """The words of a query: letters and digits only, so nothing reaches a full-text parser
     that it could read as syntax."""
@@ -69,26 +96,47 @@ def rounded(rank: ColumnElement[Any]) -> ColumnElement[Any]:
     return func.round(cast(rank, Numeric), 6)
 
 
+TITLE_ORDER, RANK_ORDER = "t:", "r:"
+#: Ranks carry six decimal places (`rounded`) and stay far below this.
+MAX_RANK = Decimal(10**6)
+RANK_PLACES = Decimal("0.000001")
+
+
 def _title_key(row: Any) -> tuple[str, str]:
-    return (row.title, str(row.book_id))
+    return (TITLE_ORDER + row.title, str(row.book_id))
 
 
 def _rank_key(row: Any) -> tuple[str, str]:
-    return (str(row.rank), str(row.book_id))
+    return (RANK_ORDER + str(row.rank), str(row.book_id))
+
+
+def _not_ours(order: str) -> InvalidValue:
+    return InvalidValue("query.cursor", f"the cursor is not one this {order} issued")
 
 
 def _title_after(after: tuple[Any, ...]) -> tuple[str, UUID]:
+    key = str(after[0])
+    if not key.startswith(TITLE_ORDER):
+        raise _not_ours("list")
     try:
-        return str(after[0]), UUID(str(after[1]))
-    except ValueError:
-        raise InvalidValue("query.cursor", "the cursor is not one this list issued") from None
+        title = key.removeprefix(TITLE_ORDER)
+        title.encode()  # a lone surrogate (a JSON escape) is no title and no database's text
+        return title, UUID(str(after[1]))
+    except ValueError:  # UnicodeEncodeError included
+        raise _not_ours("list") from None
 
 
 def _rank_after(after: tuple[Any, ...]) -> tuple[Decimal, UUID]:
+    key = str(after[0])
+    if not key.startswith(RANK_ORDER):
+        raise _not_ours("search")
     try:
-        return Decimal(str(after[0])), UUID(str(after[1]))
+        rank = Decimal(key.removeprefix(RANK_ORDER))
+        if not rank.is_finite() or abs(rank) >= MAX_RANK or rank != rank.quantize(RANK_PLACES):
+            raise _not_ours("search")  # NaN, infinities, exponents: no rank we rounded
+        return rank, UUID(str(after[1]))
     except (InvalidOperation, ValueError):
-        raise InvalidValue("query.cursor", "the cursor is not one this search issued") from None
+        raise _not_ours("search") from None
 
 
 def _like(column: Any, text: str) -> ColumnElement[bool]:

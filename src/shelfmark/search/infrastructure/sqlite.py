@@ -15,11 +15,11 @@ fts = table("book_search_fts", column("rowid"))
 
 
 class SqliteBookSearch(SqlBookSearch):
-    def _ranked(self, words: list[str], text: str) -> Select[Any]:
+    def _ranked(self, words: list[str], filters: list[ColumnElement[bool]]) -> Select[Any]:
         match = " ".join(f'"{word}"*' for word in words)
         rank: ColumnElement[Any] = -literal_column("bm25(book_search_fts)")
         return (
             select(book_search, rounded(rank).label("rank"))
             .select_from(fts.join(book_search, literal_column("book_search.rowid") == fts.c.rowid))
-            .where(literal_column("book_search_fts").op("MATCH")(match))
+            .where(literal_column("book_search_fts").op("MATCH")(match), *filters)
         )
