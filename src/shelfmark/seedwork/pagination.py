@@ -41,6 +41,7 @@ def encode_cursor(key: tuple[Any, ...]) -> str:
 def _typed(value: object, kind: type) -> object:
     if not isinstance(value, str) or has_control_characters(value):
         raise ValueError(value)
+    value.encode()  # a lone surrogate is not text any database accepts (UnicodeEncodeError)
     if kind is datetime:
         instant = datetime.fromisoformat(value)
         if instant.tzinfo is None:
