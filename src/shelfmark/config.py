@@ -194,7 +194,11 @@ class Settings(BaseSettings):
     )
 
     @model_validator(mode="after")
-    def _adapter_has_what_it_needs(self) -> Settings:
+    def _combinations_hold_together(self) -> Settings:
         if self.mail_adapter == "sendgrid" and self.sendgrid_api_key is None:
             raise ValueError("mail_adapter=sendgrid needs SHELFMARK_SENDGRID_API_KEY")
+        if self.read_database_url is not None and not self.read_database_url.startswith(
+            "postgresql"
+        ):
+            raise ValueError("read_database_url must be a PostgreSQL replica (postgresql+asyncpg)")
         return self

@@ -45,7 +45,7 @@ def _settings() -> Settings:
         signing_key(settings)
         rate_limits(settings)
     except ValidationError as error:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
+        problems = "; ".join(_problem(e["loc"], e["msg"]) for e in error.errors())
         typer.echo(f"shelfmark: invalid settings: {problems}", err=True)
         raise typer.Exit(2) from None
     except PolicyFileError as error:
@@ -56,6 +56,12 @@ def _settings() -> Settings:
         raise typer.Exit(2) from None
     configure_logging(settings.log_level, settings.log_json)
     return settings
+
+
+def _problem(location: tuple[int | str, ...], message: str) -> str:
+    """`field: message`, or just the message for a rule over several settings."""
+    message = message.removeprefix("Value error, ")
+    return f"{'.'.join(map(str, location))}: {message}" if location else message
 
 
 async def _migrate(settings: Settings) -> bool:
@@ -204,6 +210,7 @@ async def _run_roles(settings: Settings, roles: list[Role]) -> None:
     shelfmark = bootstrap(settings)
     try:
         await migrations.upgrade(shelfmark.engines.write)
+        await shelfmark.rebuild_search_index(only_if_behind=True)
         if settings.worker_metrics_port is not None:
             start_http_server(
                 settings.worker_metrics_port, settings.host, shelfmark.metrics.registry

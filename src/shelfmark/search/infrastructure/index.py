@@ -24,12 +24,15 @@ from sqlalchemy import (
     select,
     table,
 )
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from shelfmark.search.infrastructure.orm import book_search
+from shelfmark.seedwork.application import ConcurrencyConflict
 from shelfmark.seedwork.clock import Clock
 from shelfmark.seedwork.infrastructure.inbox import SqlInbox
 from shelfmark.seedwork.infrastructure.types import UtcDateTime
+from shelfmark.seedwork.infrastructure.unit_of_work import is_unique_violation
 
 books = table(
     "books",
@@ -98,9 +101,19 @@ class SqlBookIndex:
 
     async def refresh(self, book_ids: Collection[UUID]) -> None:
         ids = list(book_ids)
+        # One refresh of a book at a time (the book's row lock, as circulation takes it): the
+        # later one reads the earlier one's result, so the last writer has the newest state.
+        await self._connection.execute(
+            select(books.c.id).where(books.c.id.in_(ids)).with_for_update()
+        )
         await self._connection.execute(delete(book_search).where(book_search.c.book_id.in_(ids)))
         entries = _entries(self._clock.now()).where(books.c.id.in_(ids))
-        await self._connection.execute(book_search.insert().from_select(COLUMNS, entries))
+        try:
+            await self._connection.execute(book_search.insert().from_select(COLUMNS, entries))
+        except IntegrityError as error:
+            if is_unique_violation(error):  # a concurrent refresh of the same book won
+                raise ConcurrencyConflict(str(error.orig)) from error
+            raise
 
     async def is_behind(self) -> bool:
         """True when books exist but the index is empty (a database from before the index,
