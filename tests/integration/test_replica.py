@@ -12,6 +12,7 @@ import os
 import socket
 import statistics
 import subprocess
+import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -70,10 +71,10 @@ def replica_port() -> Iterator[int]:
         yield REPLICA_PORT
         return
     port = free_port()
-    env = {
-        "SHELFMARK_REPLICA_PORT": str(port),
-        "SHELFMARK_REPLICA_DIR": str(REPOSITORY / "var" / f"replica-{port}"),
-    }
+    # Under the system's temporary directory: the server runs as the postgres user, who may
+    # not reach into the checkout (CI clones into a directory only its owner can enter).
+    directory = tempfile.mkdtemp(prefix=f"shelfmark-replica-{port}-")
+    env = {"SHELFMARK_REPLICA_PORT": str(port), "SHELFMARK_REPLICA_DIR": directory}
     try:
         started = replica_sh("start", **env)
     except (OSError, subprocess.TimeoutExpired) as error:
