@@ -32,9 +32,10 @@ from shelfmark.entrypoints.http.app import create_app
 from shelfmark.entrypoints.http.consistency import HEADER
 from shelfmark.seedwork.infrastructure.database import Engines, create_engines
 from shelfmark.seedwork.infrastructure.replica import ReplicaEngine, format_lsn, parse_lsn
-from tests.support.auth import FreshToken, as_librarian
+from tests.support.auth import FreshToken, admin, as_librarian
 from tests.support.clock import MutableClock
 from tests.support.databases import service_missing, truncate_all
+from tests.support.tcp_proxy import TcpProxy
 
 pytestmark = pytest.mark.postgres
 
@@ -257,3 +258,35 @@ def test_log_positions_read_and_print_as_postgresql_does() -> None:
     for malformed in ("", "16", "16/", "/1", "x/1", "-1/0", "0x1/0", "123456789/0"):
         with pytest.raises(ValueError, match="not an LSN"):
             parse_lsn(malformed)
+
+
+async def test_reads_go_to_the_primary_while_the_replica_is_unreachable(
+    postgres_url: str, replica_url: str, clock: MutableClock, tmp_path: Path
+) -> None:
+    """The replica cut off (through a proxy): reads answer from the primary, never a 5xx,
+    and readiness says the replica is degraded; once it is back it is used again."""
+    replica = make_url(replica_url)
+    async with TcpProxy(replica.host or "127.0.0.1", replica.port or 5432) as proxy:
+        proxied = replica.set(port=proxy.port).render_as_string(hide_password=False)
+        engines = create_engines(postgres_url, read_url=proxied, pool_size=5)
+        app = bootstrap(Settings(var_dir=tmp_path), clock=clock, engines=engines)
+        try:
+            async with client(app, as_librarian(app)) as desk:
+                book = await desk.post("/books", json={"title": "Dune", "author": "Herbert"})
+                assert book.status_code == 201, book.text
+                await proxy.cut()
+                async with client(app) as other:  # another caller: no write of theirs to wait for
+                    for _ in range(5):
+                        answer = await other.get("/loans", headers=admin(app))
+                        assert answer.status_code == 200, answer.text
+                ready = (await desk.get("/health/ready")).json()
+                assert ready["checks"]["replica"] == "degraded"
+                assert ready["checks"]["database"] == "ok"
+                await proxy.restore()
+                deadline = time.monotonic() + CATCH_UP_SECONDS
+                while (await desk.get("/health/ready")).json()["checks"]["replica"] != "ok":
+                    assert time.monotonic() < deadline, "the replica was not used again"
+                    await asyncio.sleep(0.1)
+        finally:
+            await truncate_all(engines)
+            await engines.dispose()

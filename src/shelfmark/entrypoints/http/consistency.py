@@ -93,6 +93,8 @@ class ReadYourWritesMiddleware:
     async def _replica_is_current(
         self, engine: ReplicaEngine, account: str | None, given: int | None
     ) -> bool:
+        if not await engine.available():
+            return False
         needed = max(self._remembered(account), given or 0)
         if needed == 0:
             return True

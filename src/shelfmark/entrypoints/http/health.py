@@ -15,6 +15,7 @@ from pydantic import BaseModel
 from sqlalchemy import text
 
 from shelfmark.entrypoints.http.deps import App
+from shelfmark.seedwork.infrastructure.replica import ReplicaEngine
 
 router = APIRouter(tags=["operations"])
 
@@ -45,7 +46,8 @@ async def ready(app: App) -> JSONResponse:
     behind a circuit breaker is degraded while its breaker is not closed: the API still
     answers, and what needs it waits (events stay in the outbox, e-mail stays queued). The
     read cache is also degraded when it does not answer a ping (reads then go to the
-    database), even before its breaker has seen enough failures to open."""
+    database), even before its breaker has seen enough failures to open; so is the read
+    replica when it does not answer (reads then go to the primary)."""
     database = await _database_state(app)
     cache_answers = await app.cache.ping()
     checks: dict[str, Literal["ok", "degraded", "down"]] = {"database": database}
@@ -53,6 +55,8 @@ async def ready(app: App) -> JSONResponse:
         checks[breaker.name] = "ok" if breaker.state == "closed" else "degraded"
     if not cache_answers:
         checks[app.cache.name] = "degraded"
+    if isinstance(app.engines.read, ReplicaEngine):
+        checks["replica"] = "ok" if await app.engines.read.available() else "degraded"
     if database == "down":
         status: Literal["ok", "degraded", "down"] = "down"
     else:

@@ -12,7 +12,9 @@ convert from and to PostgreSQL's text form ("16/B374D848").
 
 from __future__ import annotations
 
+import asyncio
 import re
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -23,6 +25,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 _replica_allowed: ContextVar[bool] = ContextVar("shelfmark_replica_allowed", default=False)
 
 _MAX_LSN = 2**64 - 1
+#: How long a look at the replica's health is trusted, and how long a probe may take.
+HEALTH_SECONDS = 1.0
+PROBE_TIMEOUT_SECONDS = 0.5
 _LSN = re.compile(r"([0-9A-Fa-f]{1,8})/([0-9A-Fa-f]{1,8})")
 
 
@@ -55,13 +60,31 @@ class ReplicaEngine(AsyncEngine):
     """An engine on the replica that hands out primary connections unless `replica_reads()`
     allows the replica; `dispose()` closes the replica's pool (the primary's is the writer's)."""
 
-    __slots__ = ("_replayed", "primary", "replica")
+    __slots__ = ("_checked_at", "_healthy", "_replayed", "primary", "replica")
 
     def __init__(self, replica: AsyncEngine, primary: AsyncEngine) -> None:
         super().__init__(replica.sync_engine)
         self.replica = replica
         self.primary = primary
         self._replayed = 0  # the furthest replay position seen; it only moves forward
+        self._healthy = True
+        self._checked_at = float("-inf")
+
+    async def available(self) -> bool:
+        """Whether the replica answers: asked at most once a second (with a short timeout), so
+        while it is down reads go to the primary instead of failing."""
+        now = time.monotonic()
+        if now - self._checked_at < HEALTH_SECONDS:
+            return self._healthy
+        self._checked_at = now
+        try:
+            async with asyncio.timeout(PROBE_TIMEOUT_SECONDS), self.replica.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+        except Exception:  # unreachable, refusing, too slow: all mean "read the primary"
+            self._healthy = False
+        else:
+            self._healthy = True
+        return self._healthy
 
     def connect(self) -> AsyncConnection:
         if _replica_allowed.get():
