@@ -4,8 +4,9 @@ driven through `Shelfmark.execute` on a real SQLite database, and after every st
 invariants that docs/invariants.md lists. A command the desk refuses (a `DomainError`, a 4xx
 at the HTTP edge) is a fine outcome; anything else raised is a failure.
 
-`make test` runs a small budget; a long run: `SHELFMARK_MODEL_EXAMPLES=500
-SHELFMARK_MODEL_STEPS=40 .venv/bin/python -m pytest -m model tests/model`.
+`make test` runs a small budget without shrinking; a long run that shrinks what it finds:
+`SHELFMARK_MODEL_EXAMPLES=500 SHELFMARK_MODEL_STEPS=40 SHELFMARK_MODEL_SHRINK=1
+.venv/bin/python -m pytest -m model tests/model` (see docs/invariants.md).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from typing import Any, TypeVar
 from uuid import UUID
 
 import pytest
-from hypothesis import event, note, settings
+from hypothesis import Phase, event, note, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     Bundle,
@@ -73,7 +74,16 @@ T = TypeVar("T")
 
 EXAMPLES = int(os.environ.get("SHELFMARK_MODEL_EXAMPLES", "25"))
 STEPS = int(os.environ.get("SHELFMARK_MODEL_STEPS", "20"))
-MODEL_SETTINGS = settings(max_examples=EXAMPLES, stateful_step_count=STEPS, deadline=None)
+#: Shrinking a failure replays whole desk histories (tens of milliseconds a step) and can take
+#: hypothesis' full five minutes; `make test` reports the failing history as found (and stores
+#: it in .hypothesis/, so the next run replays it first). SHELFMARK_MODEL_SHRINK=1 shrinks it.
+SHRINK = os.environ.get("SHELFMARK_MODEL_SHRINK", "0") not in ("", "0")
+MODEL_SETTINGS = settings(
+    max_examples=EXAMPLES,
+    stateful_step_count=STEPS,
+    deadline=None,
+    phases=[phase for phase in Phase if SHRINK or phase is not Phase.shrink],
+)
 
 
 def small_library(preset: LendingPolicy) -> LendingPolicy:
