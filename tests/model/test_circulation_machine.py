@@ -365,13 +365,6 @@ class CirculationDesk(RuleBasedStateMachine):
             )
 
     @invariant()
-    def fee_balance_is_never_negative(self) -> None:
-        negative = self.rows(
-            select(fee_accounts.c.balance_cents).where(fee_accounts.c.balance_cents < 0)
-        )
-        assert not negative, f"negative fee balances (cents): {[b for (b,) in negative]}"
-
-    @invariant()
     def waiting_holds_have_positions_one_to_n_in_placement_order(self) -> None:
         async def waiting(connection: AsyncConnection) -> list[Any]:
             return await hold_views(connection, holds.c.status == "waiting")
