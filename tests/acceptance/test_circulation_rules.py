@@ -187,6 +187,40 @@ async def test_a_lost_copy_back_after_90_days_is_not_refunded(
     assert await desk.balance(patron) == "35.00"
 
 
+async def test_a_refund_after_paying_leaves_a_credit_that_later_fines_use_and_staff_pay_out(
+    desk: Circulation, clock: MutableClock, shelfmark: Shelfmark
+) -> None:
+    book, patron = await desk.book(), await desk.patron()
+    loan = await desk.lend(book, patron)
+    clock.set(at(16, 23, 59) + timedelta(days=30, hours=1))
+    await shelfmark.run_daily_jobs()
+    assert await desk.balance(patron) == "30.00"
+    paid = await desk.api.post(f"/patrons/{patron['id']}/payments", json={"amount": "30.00"})
+    assert paid.status_code == 201, paid.text
+    clock.advance(days=10)
+    assert (await desk.give_back(loan))["fine"] == "5.00"
+    assert await desk.balance(patron) == "-20.00"  # 25.00 refunded, 5.00 fine: the library owes
+    payout = f"/patrons/{patron['id']}/payouts"
+    assert reasons(
+        await desk.api.post(f"/patrons/{patron['id']}/payments", json={"amount": "1"})
+    ) == ["PAYMENT_EXCEEDS_BALANCE"]
+    assert reasons(await desk.api.post(payout, json={"amount": "20.01"})) == [
+        "PAYOUT_EXCEEDS_CREDIT"
+    ]
+    late = await desk.lend(await desk.book(title="Late again"), patron)
+    clock.advance(days=25)
+    assert (await desk.give_back(late))["fine"] == "2.25"  # taken from the credit
+    assert await desk.balance(patron) == "-17.75"
+    handed = await desk.api.post(payout, json={"amount": "17.75"})
+    assert handed.status_code == 201, handed.text
+    assert handed.json()["kind"] == "payout" and handed.json()["amount"] == "17.75"
+    assert await desk.balance(patron) == "0.00"
+    assert reasons(await desk.api.post(payout, json={"amount": "0.01"})) == [
+        "PAYOUT_EXCEEDS_CREDIT"
+    ]
+    assert (await desk.events())["CreditPaidOut"] == 1
+
+
 async def test_due_soon_notice_three_days_ahead_once_per_due_date(
     desk: Circulation, clock: MutableClock, shelfmark: Shelfmark
 ) -> None:

@@ -52,6 +52,7 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("GET", "/patrons/{patron_id}/account"): "own",
     ("POST", "/patrons/{patron_id}/payments"): "staff",
     ("POST", "/patrons/{patron_id}/waivers"): "staff",
+    ("POST", "/patrons/{patron_id}/payouts"): "staff",
     ("GET", "/loans"): "staff",
     ("POST", "/loans"): "staff",
     ("GET", "/loans/{loan_id}"): "own",

@@ -20,7 +20,7 @@ import pytest
 from fastapi.routing import APIRoute
 from sqlalchemy import select
 
-from shelfmark.bootstrap import bootstrap
+from shelfmark.bootstrap import Shelfmark, bootstrap
 from shelfmark.bootstrap.tables import metadata
 from shelfmark.config import Settings
 from shelfmark.entrypoints.http.app import create_app
@@ -44,9 +44,12 @@ class Ref:
     key: str
 
 
-async def seed(api: httpx.AsyncClient, desk: Desk, clock: MutableClock) -> dict[str, str]:
-    """Three books, three patrons (one suspended, one owing a fine), a returned and an active
-    loan. Time moves 20 days during seeding and then stands still."""
+async def seed(
+    api: httpx.AsyncClient, desk: Desk, clock: MutableClock, shelfmark: Shelfmark
+) -> dict[str, str]:
+    """Four books, four patrons (one suspended, one owing a fine, one owed a refund), a
+    returned and an active loan. Time moves on during seeding and then stands still."""
+    creditor = await creditor_of(api, desk, clock, shelfmark)
     on_loan = await desk.book(title="Dune", author="Frank Herbert", isbn="0-441-17271-7")
     on_shelf = await desk.book(title="Solaris", author="Stanislaw Lem")
     returned = await desk.book(title="Ubik", author="Philip K. Dick")
@@ -77,12 +80,33 @@ async def seed(api: httpx.AsyncClient, desk: Desk, clock: MutableClock) -> dict[
         "patron": patron["id"],
         "patron_email": patron["email"],
         "debtor": debtor["id"],
+        "creditor": creditor,
         "suspended": suspended["id"],
         "active_loan": active.json()["id"],
         "returned_loan": late.json()["id"],
         "waiting_hold": waiting.json()["id"],
         "cancelled_hold": ended.json()["id"],
     }
+
+
+async def creditor_of(
+    api: httpx.AsyncClient, desk: Desk, clock: MutableClock, shelfmark: Shelfmark
+) -> str:
+    """A patron the library owes 20.00: their loan aged to lost, they paid, the copy came back
+    and its replacement cost was refunded."""
+    creditor = await desk.patron("annie@example.org", first_name="Annie", last_name="Easley")
+    book = await desk.book(title="Roadside Picnic", author="Arkady Strugatsky")
+    lost = await api.post("/loans", json={"patron_id": creditor["id"], "book_id": book["id"]})
+    assert lost.status_code == 201, lost.text
+    clock.advance(days=60)
+    await shelfmark.run_daily_jobs()
+    paid = await api.post(f"/patrons/{creditor['id']}/payments", json={"amount": "30.00"})
+    assert paid.status_code == 201, paid.text
+    back = await api.post(f"/loans/{lost.json()['id']}/return")
+    assert back.status_code == 200, back.text
+    account = await api.get(f"/patrons/{creditor['id']}/account")
+    assert account.json()["balance"] == "-20.00", account.text
+    return str(creditor["id"])
 
 
 def resolve(value: Any, world: Mapping[str, str]) -> Any:
@@ -145,6 +169,7 @@ RETURN_LOAN = "/loans/{loan_id}/return"
 PLACE_HOLD = "/books/{book_id}/holds"
 CANCEL_HOLD = "/holds/{hold_id}/cancel"
 WAIVE = "/patrons/{patron_id}/waivers"
+PAY_OUT = "/patrons/{patron_id}/payouts"
 LOGIN = "/auth/token"
 REFRESH = "/auth/refresh"
 
@@ -164,6 +189,7 @@ TARGET: dict[str, dict[str, Any]] = {
     PLACE_HOLD: {"book_id": Ref("book_on_shelf")},
     CANCEL_HOLD: {"hold_id": Ref("waiting_hold")},
     WAIVE: {"patron_id": Ref("debtor")},
+    PAY_OUT: {"patron_id": Ref("creditor")},
 }
 
 # A body each route accepts (on its TARGET); the cases spoil one thing in it.
@@ -184,6 +210,7 @@ VALID: dict[str, Any] = {
     PLACE_HOLD: {"patron_id": Ref("patron")},
     CANCEL_HOLD: NO_BODY,
     WAIVE: {"amount": "0.25", "reason": "first offence"},
+    PAY_OUT: {"amount": "20.00"},
     LOGIN: NO_BODY,  # a form, not JSON: its cases give their bodies
     REFRESH: {"refresh_token": "not.a.token"},
 }
@@ -665,6 +692,21 @@ WAIVE_CASES = [
     ),
 ]
 
+PAY_OUT_CASES = [
+    *path_cases(PAY_OUT),
+    *body_shape_cases(PAY_OUT),
+    *each(PAY_OUT, "amount", [*BAD_MONEY, ("missing", DROP), ("null", None)]),
+    extra_field(PAY_OUT, "method"),
+    refused(PAY_OUT, "more than the credit", "PAYOUT_EXCEEDS_CREDIT", {"amount": "20.01"}),
+    refused(
+        PAY_OUT,
+        "nothing owed to them",
+        "PAYOUT_EXCEEDS_CREDIT",
+        VALID[PAY_OUT],
+        patron_id=Ref("debtor"),
+    ),
+]
+
 FORM = "application/x-www-form-urlencoded"
 LOGIN_CASES = [
     raw(LOGIN, "json instead of a form", b'{"username": "desk", "password": "x"}'),
@@ -732,6 +774,7 @@ CASES: list[Case] = [
     *PLACE_HOLD_CASES,
     *CANCEL_HOLD_CASES,
     *WAIVE_CASES,
+    *PAY_OUT_CASES,
     *LOGIN_CASES,
     *REFRESH_CASES,
     *HEADER_CASES,
@@ -868,7 +911,7 @@ async def library(
     async with httpx.AsyncClient(
         transport=transport, base_url="http://shelfmark.test", auth=as_librarian(shelfmark)
     ) as api:
-        refs = await seed(api, Desk(api), clock)
+        refs = await seed(api, Desk(api), clock, shelfmark)
         yield Library(api, library_engines, refs, await db_rows(library_engines))
     if library_engines.write.dialect.name == "postgresql":
         await truncate_all(library_engines)

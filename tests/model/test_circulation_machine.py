@@ -38,7 +38,7 @@ from hypothesis.stateful import (
     rule,
     run_state_machine_as_test,
 )
-from sqlalchemy import Select, func, select
+from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from shelfmark.bootstrap import Shelfmark, bootstrap
@@ -50,6 +50,7 @@ from shelfmark.config import Settings
 from shelfmark.lending.application.commands import (
     BorrowBook,
     CancelHold,
+    PayOutCredit,
     PlaceHold,
     RecordPayment,
     RenewLoan,
@@ -111,7 +112,7 @@ MORE_COPIES = st.lists(
     st.sampled_from(["circulating", "circulating", "restricted", "reference"]), max_size=2
 )
 SHELVES = st.lists(st.tuples(FIRST_COPY, MORE_COPIES), min_size=2, max_size=4)
-CHARGES = frozenset(kind.value for kind in EntryKind if kind.is_charge)
+DEBITS = frozenset(kind.value for kind in EntryKind if kind.is_debit)
 
 
 class CirculationDesk(RuleBasedStateMachine):
@@ -186,13 +187,15 @@ class CirculationDesk(RuleBasedStateMachine):
 
     def owing(self) -> list[tuple[UUID, int]]:
         """Patrons with a positive balance, in the order they registered, with it (cents)."""
-        balances = dict(
-            self.rows(
-                select(fee_accounts.c.patron_id, fee_accounts.c.balance_cents).where(
-                    fee_accounts.c.balance_cents > 0
-                )
-            )
-        )
+        return self.balances(fee_accounts.c.balance_cents > 0)
+
+    def owed(self) -> list[tuple[UUID, int]]:
+        """Patrons the library owes (a negative balance: a credit), with it (cents)."""
+        return self.balances(fee_accounts.c.balance_cents < 0)
+
+    def balances(self, which: ColumnElement[bool]) -> list[tuple[UUID, int]]:
+        accounts = select(fee_accounts.c.patron_id, fee_accounts.c.balance_cents).where(which)
+        balances = dict(self.rows(accounts))
         return [(p, balances[p]) for p in self.patron_number if p in balances]
 
     def add_copy_to(self, book: UUID, circulation: str) -> None:
@@ -279,6 +282,16 @@ class CirculationDesk(RuleBasedStateMachine):
         cents = max(1, balance * percent // 100)
         self.desk(RecordPayment(patron_id=patron, amount=Decimal(cents).scaleb(-2)))
 
+    @precondition(lambda self: bool(self.owed()))
+    @rule(which=st.integers(0, 3), percent=st.integers(1, 100))
+    def pay_out(self, which: int, percent: int) -> None:
+        """Staff hand back `percent` of a credit (left by a refund) to a patron it is owed."""
+        owed = self.owed()
+        patron, balance = owed[which % len(owed)]
+        note(f"patron {self.patron_number[patron]} is paid {percent}% of {-balance} cents")
+        cents = max(1, -balance * percent // 100)
+        self.desk(PayOutCredit(patron_id=patron, amount=Decimal(cents).scaleb(-2)))
+
     @rule(book=books, circulation=st.sampled_from(["circulating", "restricted", "reference"]))
     def add_copy(self, book: UUID, circulation: str) -> None:
         """A new copy goes to the first waiting hold it may fill once the events are relayed."""
@@ -356,12 +369,28 @@ class CirculationDesk(RuleBasedStateMachine):
         for patron, kind, cents in self.rows(
             select(ledger_entries.c.patron_id, ledger_entries.c.kind, ledger_entries.c.amount_cents)
         ):
-            ledger[patron] += cents if kind in CHARGES else -cents
+            ledger[patron] += cents if kind in DEBITS else -cents
         balances = dict(self.rows(select(fee_accounts.c.patron_id, fee_accounts.c.balance_cents)))
         assert set(ledger) <= set(balances), "ledger entries without a fee account"
         for patron, balance in balances.items():
             assert balance == ledger[patron], (
                 f"a fee account says {balance} cents, its ledger sums to {ledger[patron]}"
+            )
+
+    @invariant()
+    def a_credit_is_never_more_than_refunds_not_paid_out(self) -> None:
+        """Payments and waivers never go past what is owed, so only a refund makes the library
+        owe a patron, and never more than it refunded them and has not yet paid out."""
+        refunded: defaultdict[UUID, int] = defaultdict(int)
+        for patron, kind, cents in self.rows(
+            select(
+                ledger_entries.c.patron_id, ledger_entries.c.kind, ledger_entries.c.amount_cents
+            ).where(ledger_entries.c.kind.in_([EntryKind.REFUND, EntryKind.PAYOUT]))
+        ):
+            refunded[patron] += cents if kind == EntryKind.REFUND else -cents
+        for patron, balance in self.owed():
+            assert -balance <= refunded[patron], (
+                f"the library owes {-balance} cents; it refunded {refunded[patron]} not paid out"
             )
 
     @invariant()

@@ -83,6 +83,7 @@ PATRON_AGGREGATE = frozenset(
         "LostItemCharged",
         "FeeWaived",
         "FeeRefunded",
+        "CreditPaidOut",
     }
 )
 #: Events that carry `book_id` and `patron_id`.

@@ -94,6 +94,9 @@ def command_handlers(app: Shelfmark) -> dict[type, Handler]:
             c, lending_uow(), app.clock
         ),
         lending.WaiveFees: lambda c: lending_handlers.waive_fees(c, lending_uow(), app.clock),
+        lending.PayOutCredit: lambda c: lending_handlers.pay_out_credit(
+            c, lending_uow(), app.clock
+        ),
         lending.PlaceHold: lambda c: hold_handlers.place_hold(
             c, lending_uow(), app.clock, app.policy
         ),

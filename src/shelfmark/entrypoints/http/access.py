@@ -167,6 +167,7 @@ ACCESS: dict[tuple[str, str], Rule] = {
     ("GET", "/patrons/{patron_id}/account"): own_patron,
     ("POST", "/patrons/{patron_id}/payments"): staff,
     ("POST", "/patrons/{patron_id}/waivers"): staff,
+    ("POST", "/patrons/{patron_id}/payouts"): staff,
     ("GET", "/loans"): staff,
     ("POST", "/loans"): staff,
     ("GET", "/loans/{loan_id}"): own_loan,

@@ -1,4 +1,4 @@
-"""Lending endpoints: borrow, return, renew, loans, fee accounts and payments."""
+"""Lending endpoints: borrow, return, renew, loans, fee accounts, payments and payouts."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from shelfmark.entrypoints.http.responses import PageOut, page_out, with_etag
 from shelfmark.entrypoints.http.schemas import LoanOut
 from shelfmark.lending.application.commands import (
     BorrowBook,
+    PayOutCredit,
     RecordPayment,
     RenewLoan,
     ReturnBook,
@@ -25,6 +26,7 @@ from shelfmark.lending.application.commands import (
 )
 from shelfmark.lending.application.queries import LoanFilter
 from shelfmark.lending.domain.errors import LoanNotFound, PatronNotFound
+from shelfmark.lending.domain.fees import LedgerEntry
 from shelfmark.seedwork.pagination import PageRequest, decode_cursor
 
 router = APIRouter(tags=["lending"])
@@ -71,7 +73,9 @@ class LoanReturn(BaseModel):
     returned_at: Instant | None = None
 
 
-class Payment(BaseModel):
+class Amount(BaseModel):
+    """A payment, or a payout of a credit."""
+
     model_config = ConfigDict(extra="forbid")
     amount: Decimal = Field(gt=0, max_digits=9, decimal_places=2)
 
@@ -219,11 +223,9 @@ async def account(patron_id: UUID, app: App) -> AccountOut:
 @router.post(
     "/patrons/{patron_id}/payments", status_code=status.HTTP_201_CREATED, response_model=EntryOut
 )
-async def pay(patron_id: UUID, body: Payment, app: App, caller: CallerDep) -> EntryOut:
+async def pay(patron_id: UUID, body: Amount, app: App, caller: CallerDep) -> EntryOut:
     entry = await app.execute(RecordPayment(patron_id, body.amount, caller.actor))
-    return EntryOut(
-        id=entry.id, kind=entry.kind.value, amount=str(entry.amount), at=entry.at, loan_id=None
-    )
+    return _entry_out(entry)
 
 
 @router.post(
@@ -232,11 +234,25 @@ async def pay(patron_id: UUID, body: Payment, app: App, caller: CallerDep) -> En
 async def waive(patron_id: UUID, body: Waiver, app: App, caller: CallerDep) -> EntryOut:
     """Staff forgive part of the balance (never more than is owed), saying why."""
     entry = await app.execute(WaiveFees(patron_id, body.amount, body.reason, caller.actor))
-    return EntryOut(
-        id=entry.id, kind=entry.kind.value, amount=str(entry.amount), at=entry.at, loan_id=None
-    )
+    return _entry_out(entry)
+
+
+@router.post(
+    "/patrons/{patron_id}/payouts", status_code=status.HTTP_201_CREATED, response_model=EntryOut
+)
+async def pay_out(patron_id: UUID, body: Amount, app: App, caller: CallerDep) -> EntryOut:
+    """Staff hand back money the library owes the patron: a credit (a negative balance) left
+    by the refund of a lost copy that came back after its charges were paid."""
+    entry = await app.execute(PayOutCredit(patron_id, body.amount, caller.actor))
+    return _entry_out(entry)
 
 
 async def _known_patron(app: App, patron_id: UUID) -> None:
     if await app.readers.patrons.get(patron_id) is None:
         raise PatronNotFound(f"no patron {patron_id}")
+
+
+def _entry_out(entry: LedgerEntry) -> EntryOut:
+    return EntryOut(
+        id=entry.id, kind=entry.kind.value, amount=str(entry.amount), at=entry.at, loan_id=None
+    )

@@ -55,6 +55,15 @@ class RecordPayment:
 
 
 @dataclass(frozen=True)
+class PayOutCredit:
+    """Staff hand back money the library owes a patron (a credit left by a refund)."""
+
+    patron_id: UUID
+    amount: Decimal
+    actor: str = "system"
+
+
+@dataclass(frozen=True)
 class WaiveFees:
     """Staff forgive an amount of a patron's balance, saying why."""
 

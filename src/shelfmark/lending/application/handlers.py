@@ -7,6 +7,7 @@ from datetime import datetime
 from shelfmark.lending.application.circulation import offer_freed_copy
 from shelfmark.lending.application.commands import (
     BorrowBook,
+    PayOutCredit,
     RecordPayment,
     RenewLoan,
     ReturnBook,
@@ -134,6 +135,18 @@ async def record_payment(
         await known_patron(uow, command.patron_id)
         account = await uow.accounts.for_patron(command.patron_id)
         entry = account.receive_payment(amount, clock.now(), command.actor)
+        await uow.commit()
+    return entry
+
+
+async def pay_out_credit(
+    command: PayOutCredit, uow: LendingUnitOfWork, clock: Clock
+) -> LedgerEntry:
+    amount = Money.parse(command.amount)
+    async with uow:
+        await known_patron(uow, command.patron_id)
+        account = await uow.accounts.for_patron(command.patron_id)
+        entry = account.pay_out(amount, clock.now(), command.actor)
         await uow.commit()
     return entry
 

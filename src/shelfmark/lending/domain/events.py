@@ -138,6 +138,15 @@ class FeeWaived(DomainEvent):
 
 
 @dataclass(frozen=True, kw_only=True)
+class CreditPaidOut(DomainEvent):
+    """Staff handed back money the library owed the patron (a credit left by a refund)."""
+
+    audited = True
+
+    amount: Money
+
+
+@dataclass(frozen=True, kw_only=True)
 class FeeRefunded(DomainEvent):
     loan_id: UUID
     amount: Money

@@ -1,4 +1,9 @@
-"""The FeeAccount aggregate: a patron's append-only ledger of charges and credits."""
+"""The FeeAccount aggregate: a patron's append-only ledger of charges and credits.
+
+A negative balance is a credit: the library owes the patron. It arises only from a refund (a
+lost copy that came back after its charges were paid); later charges use it up, and staff can
+pay it out (`pay_out`). Payments and waivers never go past zero, so a credit is never more
+than was refunded and not paid out."""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ from enum import StrEnum
 
 from shelfmark.lending.domain.errors import PaymentRefused
 from shelfmark.lending.domain.events import (
+    CreditPaidOut,
     FeeRefunded,
     FeeWaived,
     FineAssessed,
@@ -29,10 +35,16 @@ class EntryKind(StrEnum):
     PAYMENT = "payment"
     WAIVER = "waiver"
     REFUND = "refund"
+    PAYOUT = "payout"  # money handed back to the patron out of a credit
 
     @property
     def is_charge(self) -> bool:
         return self in (EntryKind.OVERDUE_FINE, EntryKind.LOST_ITEM, EntryKind.PROCESSING_FEE)
+
+    @property
+    def is_debit(self) -> bool:
+        """Raises the balance: a charge, or a payout that uses up a credit."""
+        return self.is_charge or self is EntryKind.PAYOUT
 
 
 @dataclass(frozen=True)
@@ -45,7 +57,7 @@ class LedgerEntry:
 
     @property
     def signed(self) -> Money:
-        return self.amount if self.kind.is_charge else Money(-self.amount.cents)
+        return self.amount if self.kind.is_debit else Money(-self.amount.cents)
 
 
 class FeeAccount(AggregateRoot):
@@ -109,7 +121,7 @@ class FeeAccount(AggregateRoot):
     def waive(self, amount: Money, reason: str, now: datetime, actor: str) -> LedgerEntry:
         """Staff forgive part or all of the balance, with a reason; never more than is owed."""
         reason = collapsed_text(reason, "reason", MAX_WAIVER_REASON)
-        self._check_credit(amount)
+        self._check_credit(amount, "a waiver")
         entry = self._append(EntryKind.WAIVER, amount, now, None)
         self.record(
             FeeWaived(
@@ -118,9 +130,25 @@ class FeeAccount(AggregateRoot):
         )
         return entry
 
-    def _check_credit(self, amount: Money) -> None:
+    def pay_out(self, amount: Money, now: datetime, actor: str) -> LedgerEntry:
+        """Staff hand back part or all of a credit; never more than the library owes."""
         if not amount.is_positive():
-            raise InvalidValue("amount", "an amount must be above zero")
+            raise InvalidValue("amount", "a payout must be above zero")
+        credit = Money(max(0, -self.balance.cents))
+        if amount > credit:
+            raise PaymentRefused(
+                [Reason("PAYOUT_EXCEEDS_CREDIT", f"the credit is {credit}; {amount} is more")]
+            )
+        entry = self._append(EntryKind.PAYOUT, amount, now, None)
+        self.record(
+            CreditPaidOut(aggregate_id=self.id, occurred_at=now, actor=actor, amount=amount)
+        )
+        return entry
+
+    def _check_credit(self, amount: Money, what: str) -> None:
+        """A payment or a waiver is above zero and never more than the balance."""
+        if not amount.is_positive():
+            raise InvalidValue("amount", f"{what} must be above zero")
         if amount > self.balance:
             raise PaymentRefused(
                 [
@@ -133,17 +161,7 @@ class FeeAccount(AggregateRoot):
 
     def receive_payment(self, amount: Money, now: datetime, actor: str) -> LedgerEntry:
         """A payment is above zero and never more than the balance."""
-        if not amount.is_positive():
-            raise InvalidValue("amount", "a payment must be above zero")
-        if amount > self.balance:
-            raise PaymentRefused(
-                [
-                    Reason(
-                        "PAYMENT_EXCEEDS_BALANCE",
-                        f"the balance is {self.balance}; {amount} is more",
-                    )
-                ]
-            )
+        self._check_credit(amount, "a payment")
         entry = self._append(EntryKind.PAYMENT, amount, now, None)
         self.record(
             PaymentReceived(aggregate_id=self.id, occurred_at=now, actor=actor, amount=amount)
