@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from shelfmark.bootstrap import Shelfmark
+from shelfmark.search.infrastructure import postgres as postgres_search
 from tests.e2e.conftest import Desk
 from tests.support.events import settle
 
@@ -212,6 +213,11 @@ BAD_RANK_CURSORS = {
         for rank in ("NaN", "sNaN", "Infinity", "-Infinity", "1e999999", "1e6", "0.1234567", "")
     },
     "a rank and no uuid": cursor_of("r:0.5", "not-a-uuid"),
+    **{
+        f"popularity {copies or 'empty'}": cursor_of(f"p:{copies}", NO_BOOK)
+        for copies in ("-1", "1.5", "abc", "\u0661", "9999999999", " 1", "")
+    },
+    "popularity and no uuid": cursor_of("p:3", "not-a-uuid"),
 }
 
 
@@ -245,6 +251,34 @@ async def test_a_ranked_cursor_is_a_problem_in_the_title_list(
     assert ranked and titled
     assert_cursor_problem(await api.get("/books", params={"cursor": ranked}))
     assert_cursor_problem(await api.get("/books", params={"q": "dune", "cursor": titled}))
+
+
+async def test_a_common_word_lists_its_books_most_copies_first_page_by_page(
+    api: httpx.AsyncClient, desk: Desk, shelfmark: Shelfmark, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On PostgreSQL a word too common to rank every entry holding it lists them in popularity
+    order (most copies first, then by id, descending); here every word counts as common."""
+    if not is_postgres(shelfmark):
+        pytest.skip("SQLite ranks every match (FTS5); only PostgreSQL tells a common word")
+    monkeypatch.setattr(postgres_search, "RANKED_AT_MOST", 0)
+    for n in range(7):
+        book = await desk.book(title=f"Garden {n}", author="Ann Lee")
+        for c in range(n % 3):
+            added = await api.post(f"/books/{book['id']}/copies", json={"barcode": f"G{n}-{c}"})
+            assert added.status_code == 201, added.text
+    await desk.book(title="Orchard", author="Nobody Here")
+    await settle(shelfmark)
+
+    whole = await search(api, q="garden", limit=200)
+    expected = sorted(whole, key=lambda b: (b["copies_total"], b["id"]), reverse=True)
+    assert len(whole) == 7 and whole == expected
+    for limit in (1, 2, 5):
+        assert await walk(api, q="garden", limit=limit) == whole, limit
+    spread = await walk(api, q="garden", limit=2, available="true")
+    assert spread == [b for b in whole if b["copies_available"] > 0]
+    popular = (await api.get("/books", params={"q": "garden", "limit": 1})).json()["next_cursor"]
+    assert base64.urlsafe_b64decode(popular + "==").startswith(b'["p:')
+    assert_cursor_problem(await api.get("/books", params={"cursor": popular}))
 
 
 async def test_a_cursor_with_unusual_text_is_never_a_server_error(

@@ -6,7 +6,7 @@ from shelfmark.lending.infrastructure import orm as lending_tables
 from shelfmark.notifications.infrastructure import orm as notification_tables
 from shelfmark.patrons.infrastructure import orm as patron_tables
 from shelfmark.search.infrastructure import orm as search_tables
-from shelfmark.search.infrastructure.orm import FTS_INDEXES, FTS_TABLE_PREFIX
+from shelfmark.search.infrastructure.orm import FTS_COLUMNS, FTS_INDEXES, FTS_TABLE_PREFIX
 from shelfmark.seedwork.infrastructure import dead_letters, idempotency, inbox, job_runs, outbox
 from shelfmark.seedwork.infrastructure.metadata import metadata
 
@@ -28,9 +28,11 @@ __all__ = [
 
 def is_ours(name: str | None, kind: str) -> bool:
     """What Alembic compares with the code's tables: all but what a migration creates beside
-    them for full-text search (SQLite's FTS5 tables, PostgreSQL's expression indexes)."""
+    them for full-text search (SQLite's FTS5 tables, PostgreSQL's word column and indexes)."""
     if name is None:
         return True
     if kind == "table":
         return not name.startswith(FTS_TABLE_PREFIX)
+    if kind == "column":
+        return name not in FTS_COLUMNS
     return not (kind == "index" and name in FTS_INDEXES)

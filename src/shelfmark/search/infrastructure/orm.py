@@ -1,6 +1,7 @@
-"""The book index table. Full-text indexes come on top, per database, from the migration:
-on PostgreSQL GIN expression indexes (tsvector over unaccented words; trigrams for typos and
-prefixes), on SQLite an FTS5 table `book_search_fts` kept in step by triggers."""
+"""The book index table. Full-text search comes on top, per database, from the migrations:
+on PostgreSQL a stored `document` column (the unaccented words, title weighted above author)
+with a GIN index, and a GIN trigram index for typos; on SQLite an FTS5 table
+`book_search_fts` kept in step by triggers."""
 
 from __future__ import annotations
 
@@ -25,9 +26,12 @@ book_search = Table(
     Column("refreshed_at", UtcDateTime, nullable=False),
     Index("ix_book_search_title_book_id", "title", "book_id"),
     Index("ix_book_search_isbn", "isbn"),
+    # Popularity order (most copies first, then id, both descending) for common words.
+    Index("ix_book_search_popularity", "copies_total", "book_id"),
 )
 
 #: Tables the migration creates beside the metadata's (SQLite's FTS5 index and its shadows).
 FTS_TABLE_PREFIX = "book_search_fts"
-#: PostgreSQL's expression indexes for full text, which the metadata cannot describe.
-FTS_INDEXES = frozenset({"ix_book_search_document", "ix_book_search_trigrams"})
+#: PostgreSQL's full-text column and indexes, which the metadata cannot describe.
+FTS_COLUMNS = frozenset({"document"})
+FTS_INDEXES = frozenset({"ix_book_search_words", "ix_book_search_trigrams"})

@@ -2,11 +2,15 @@
 `q` and by relevance with it, so a deep page costs what the first one does.
 
 The relevance of a match comes from the database's own full-text search (see `postgres.py`
-and `sqlite.py`); it is rounded to six places so the cursor carries it exactly.
+and `sqlite.py`); it is rounded to six places so the cursor carries it exactly. Ranking means
+scoring every entry that holds the words before cutting the page, so a database that can tell
+a common word in advance (PostgreSQL) lists its entries in popularity order instead (most
+copies first), walking an index and stopping at the page.
 
-A cursor says which order it belongs to (`t:` title, `r:` relevance) before its sort key, so
-a cursor of one order given to the other, or anything else this list never issued, is the
-caller's error (422 naming `query.cursor`), never a page from a wrong place or a 500.
+A cursor says which order it belongs to (`t:` title, `r:` relevance, `p:` popularity) before
+its sort key, so a cursor of one order given to another, or anything else this list never
+issued, is the caller's error (422 naming `query.cursor`), never a page from a wrong place or
+a 500.
 """
 
 from __future__ import annotations
@@ -33,8 +37,12 @@ class SqlBookSearch(abc.ABC):
         words = words_of(query.q or "")
         if not words:
             return await self._page(self._by_title(query, page), page, _title_key)
-        after = None if page.after is None else _rank_after(page.after)
         filters = _filters(query)
+        if _is_popular(page.after) or (page.after is None and await self._is_common(words)):
+            popular_after = None if page.after is None else _popular_after(page.after)
+            popular = self._popular(words, filters, popular_after).limit(page.limit + 1)
+            return await self._page(popular, page, _popular_key)
+        after = None if page.after is None else _rank_after(page.after)
         ranked = _in_rank_order(self._ranked(words, filters), page, after)
         found = await self._page(ranked, page, _rank_key)
         if found.items:
@@ -43,6 +51,17 @@ class SqlBookSearch(abc.ABC):
         if near is None:
             return found
         return await self._page(_in_rank_order(near, page, after), page, _rank_key)
+
+    async def _is_common(self, words: list[str]) -> bool:
+        """Whether so many entries hold the words that ranking them all would be slow."""
+        return False
+
+    def _popular(
+        self, words: list[str], filters: list[ColumnElement[bool]], after: tuple[int, UUID] | None
+    ) -> Select[Any]:
+        """The entries that have the words and pass the filters, most copies first (then by
+        id, descending), after `after`; only for a database whose `_is_common` can say yes."""
+        raise _not_ours("search")
 
     @abc.abstractmethod
     def _ranked(self, words: list[str], filters: list[ColumnElement[bool]]) -> Select[Any]:
@@ -96,7 +115,7 @@ def rounded(rank: ColumnElement[Any]) -> ColumnElement[Any]:
     return func.round(cast(rank, Numeric), 6)
 
 
-TITLE_ORDER, RANK_ORDER = "t:", "r:"
+TITLE_ORDER, RANK_ORDER, POPULAR_ORDER = "t:", "r:", "p:"
 #: Ranks carry six decimal places (`rounded`) and stay far below this.
 MAX_RANK = Decimal(10**6)
 RANK_PLACES = Decimal("0.000001")
@@ -108,6 +127,24 @@ def _title_key(row: Any) -> tuple[str, str]:
 
 def _rank_key(row: Any) -> tuple[str, str]:
     return (RANK_ORDER + str(row.rank), str(row.book_id))
+
+
+def _popular_key(row: Any) -> tuple[str, str]:
+    return (POPULAR_ORDER + str(row.copies_total), str(row.book_id))
+
+
+def _is_popular(after: tuple[Any, ...] | None) -> bool:
+    return after is not None and str(after[0]).startswith(POPULAR_ORDER)
+
+
+def _popular_after(after: tuple[Any, ...]) -> tuple[int, UUID]:
+    copies = str(after[0]).removeprefix(POPULAR_ORDER)
+    if not copies.isascii() or not copies.isdigit() or len(copies) > 9:
+        raise _not_ours("search")
+    try:
+        return int(copies), UUID(str(after[1]))
+    except ValueError:
+        raise _not_ours("search") from None
 
 
 def _not_ours(order: str) -> InvalidValue:
