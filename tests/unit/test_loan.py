@@ -35,6 +35,25 @@ def test_renew_adds_a_loan_period_to_the_due_date() -> None:
     assert [e.name for e in loan.pull_events()] == ["LoanRenewed"]
 
 
+def test_an_overdue_loan_renewed_to_a_future_date_is_active_again() -> None:
+    loan = new_loan()
+    late = loan.due_at + timedelta(days=2)
+    assert loan.register_overdue(late, "system")
+    loan.renew([], CALENDAR, late, "desk")
+    assert loan.status is LoanStatus.ACTIVE and not loan.is_overdue(late)
+    assert [e.name for e in loan.pull_events()] == ["LoanBecameOverdue", "LoanRenewed"]
+
+
+def test_a_loan_still_overdue_after_its_renewal_is_registered_overdue_once() -> None:
+    loan = new_loan()
+    very_late = loan.due_at + timedelta(days=40)  # past the renewed due date too
+    assert loan.register_overdue(very_late, "system")
+    loan.renew([], CALENDAR, very_late, "desk")
+    assert loan.due_at < very_late and loan.status is LoanStatus.OVERDUE
+    assert not loan.register_overdue(very_late + timedelta(days=1), "system")
+    assert [e.name for e in loan.pull_events()] == ["LoanBecameOverdue", "LoanRenewed"]
+
+
 def test_the_third_renewal_of_a_regular_loan_is_refused() -> None:
     loan = new_loan()
     loan.renew([], CALENDAR, MONDAY, "desk")

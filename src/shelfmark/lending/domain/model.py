@@ -178,7 +178,8 @@ class Loan(AggregateRoot):
         self.fines_assessed += fine
         self.due_at = max(self.due_at, calendar.deadline(self.due_at, self.terms.loan_period_days))
         self.renewals_used += 1
-        if self.status is LoanStatus.OVERDUE:
+        # A loan so late that its new due date has passed too stays overdue: registered once.
+        if self.status is LoanStatus.OVERDUE and not self.is_overdue(now):
             self.status = LoanStatus.ACTIVE
         self.record(
             LoanRenewed(
