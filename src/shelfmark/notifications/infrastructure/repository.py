@@ -4,40 +4,23 @@ claimed by senders with a lease (`FOR UPDATE SKIP LOCKED` where the database has
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 from uuid import UUID
 
 from sqlalchemy import Row, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shelfmark.notifications.domain.model import Notification, Status
 from shelfmark.notifications.infrastructure.orm import notifications
 from shelfmark.seedwork.infrastructure import inbox
+from shelfmark.seedwork.infrastructure.transaction import SqlTransaction
 
 
-class SqlNotificationsUnitOfWork:
+class SqlNotificationsUnitOfWork(SqlTransaction):
     def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
+        super().__init__(engine)
         self._added: list[Notification] = []
         self._applied: list[tuple[str, UUID, datetime]] = []
-
-    async def __aenter__(self) -> Self:
-        self.connection: AsyncConnection = await self._engine.connect()
-        await self.connection.begin()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        try:
-            if self.connection.in_transaction():
-                await self.connection.rollback()
-        finally:
-            await self.connection.close()
 
     async def already_applied(self, consumer: str, event_id: UUID) -> bool:
         return await inbox.already_applied(self.connection, consumer, event_id)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from datetime import datetime
-from types import TracebackType
 from typing import Any, Self
 from uuid import UUID
 
@@ -31,6 +30,7 @@ from shelfmark.search.infrastructure.orm import book_search
 from shelfmark.seedwork.application import ConcurrencyConflict
 from shelfmark.seedwork.clock import Clock
 from shelfmark.seedwork.infrastructure.inbox import SqlInbox
+from shelfmark.seedwork.infrastructure.transaction import SqlTransaction
 from shelfmark.seedwork.infrastructure.types import UtcDateTime
 from shelfmark.seedwork.infrastructure.unit_of_work import is_unique_violation
 
@@ -132,30 +132,17 @@ class SqlBookIndex:
         return int(result.rowcount or 0)
 
 
-class SqlSearchUnitOfWork:
+class SqlSearchUnitOfWork(SqlTransaction):
     def __init__(self, engine: AsyncEngine, clock: Clock) -> None:
-        self._engine = engine
+        super().__init__(engine)
         self._clock = clock
 
     async def __aenter__(self) -> Self:
-        self._connection = await self._engine.connect()
-        await self._connection.begin()
-        self.index = SqlBookIndex(self._connection, self._clock)
-        self.inbox = SqlInbox(self._connection)
+        await super().__aenter__()
+        self.index = SqlBookIndex(self.connection, self._clock)
+        self.inbox = SqlInbox(self.connection)
         return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        try:
-            if self._connection.in_transaction():
-                await self._connection.rollback()
-        finally:
-            await self._connection.close()
 
     async def commit(self) -> None:
         await self.inbox.flush()
-        await self._connection.commit()
+        await self.connection.commit()

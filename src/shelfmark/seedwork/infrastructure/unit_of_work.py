@@ -5,7 +5,6 @@ from __future__ import annotations
 import abc
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from types import TracebackType
 from typing import Any, Generic, Self, TypeVar
 from uuid import UUID
 
@@ -18,6 +17,7 @@ from shelfmark.seedwork.domain import AggregateRoot, DomainEvent
 from shelfmark.seedwork.infrastructure.audit import append_to_audit_log
 from shelfmark.seedwork.infrastructure.inbox import SqlInbox
 from shelfmark.seedwork.infrastructure.outbox import append_to_outbox
+from shelfmark.seedwork.infrastructure.transaction import SqlTransaction
 
 A = TypeVar("A", bound=AggregateRoot)
 AfterCommit = Callable[[Sequence[DomainEvent]], Awaitable[None]]
@@ -79,7 +79,7 @@ class SqlRepository(abc.ABC, Generic[A]):
             )
 
 
-class SqlAlchemyUnitOfWork(abc.ABC):
+class SqlAlchemyUnitOfWork(SqlTransaction, abc.ABC):
     """Opens a transaction on enter, rolls back on exit unless `commit()` ran.
 
     `commit()` writes the tracked aggregates, appends their events to the outbox and a
@@ -90,11 +90,10 @@ class SqlAlchemyUnitOfWork(abc.ABC):
     read cache forgets what they changed); its failure is logged, never the command's.
     """
 
-    connection: AsyncConnection
     inbox: SqlInbox
 
     def __init__(self, engine: AsyncEngine, *, after_commit: AfterCommit | None = None) -> None:
-        self._engine = engine
+        super().__init__(engine)
         self._after_commit = after_commit
 
     @abc.abstractmethod
@@ -105,23 +104,10 @@ class SqlAlchemyUnitOfWork(abc.ABC):
         """Create this unit of work's repositories on the connection."""
 
     async def __aenter__(self) -> Self:
-        self.connection = await self._engine.connect()
-        await self.connection.begin()
+        await super().__aenter__()
         self.inbox = SqlInbox(self.connection)
         self._open(self.connection)
         return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        try:
-            if self.connection.in_transaction():
-                await self.connection.rollback()
-        finally:
-            await self.connection.close()
 
     async def commit(self) -> None:
         try:

@@ -1,0 +1,33 @@
+"""One database transaction as an async context: a connection and its transaction on enter,
+rolled back (unless committed) and closed on exit. The base of every unit of work."""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Self
+
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+
+class SqlTransaction:
+    connection: AsyncConnection
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def __aenter__(self) -> Self:
+        self.connection = await self._engine.connect()
+        await self.connection.begin()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            if self.connection.in_transaction():
+                await self.connection.rollback()
+        finally:
+            await self.connection.close()
