@@ -53,10 +53,13 @@ class PatronNotifier:
         self._timezone = timezone
 
     async def handle(self, envelope: Envelope) -> None:
+        # Composed before the transaction opens: the patron's and the book's details come
+        # through other connections, and one message holding a connection while it waits for
+        # another could starve the pool when many are in flight.
+        notification = await self._compose(envelope)
         async with self._uow() as uow:
             if await uow.already_applied(self.name, envelope.event_id):
                 return
-            notification = await self._compose(envelope)
             if notification is not None:
                 uow.add(notification)
             uow.mark_applied(self.name, envelope.event_id, self._clock.now())
