@@ -1,13 +1,21 @@
-"""Settings, from the environment (and later a config file and etcd), validated at start."""
+"""Settings, validated at start. Layers, lowest first: defaults, the config file
+(SHELFMARK_CONFIG_FILE), etcd (ETCD_ENDPOINTS), the environment (see settings_sources.py)."""
 
 from __future__ import annotations
 
 from datetime import time
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+from shelfmark.settings_sources import ConfigFileSource, EtcdSource
 
 EMBEDDED_DATABASE_URL = "sqlite+aiosqlite:///./var/shelfmark.db"
 
@@ -28,6 +36,36 @@ class Settings(BaseSettings):
         "their own writes. Unset: every read goes to database_url.",
     )
     db_pool_size: int = Field(10, ge=1, le=200, description="Connections per process (PostgreSQL).")
+    db_connect_timeout_seconds: float = Field(
+        5.0, gt=0, description="Longest a PostgreSQL connect, or a wait for a pooled one, may take."
+    )
+    db_statement_timeout_seconds: float = Field(
+        30.0, gt=0, description="Longest one PostgreSQL statement may take (background work too)."
+    )
+    request_timeout_seconds: float = Field(
+        10.0,
+        gt=0,
+        description="Deadline of one HTTP request, every dependency call included: past it the "
+        "answer is 503 with Retry-After.",
+    )
+    db_pgbouncer: bool = Field(
+        False,
+        description="database_url is a PgBouncer in transaction pooling mode: asyncpg's "
+        "prepared-statement caches are off and statement names unique.",
+    )
+    config_file: Path | None = Field(
+        None, description="TOML file of settings (names as keys), below etcd and the environment."
+    )
+    etcd_endpoints: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        validation_alias=AliasChoices("ETCD_ENDPOINTS", "SHELFMARK_ETCD_ENDPOINTS"),
+        description="etcd client URLs, comma separated (http://127.0.0.1:2379); empty: no etcd.",
+    )
+    etcd_prefix: str = Field(
+        "/shelfmark/default/",
+        pattern=r"^/[A-Za-z0-9._/-]*/$",
+        description="This deployment's etcd keys: <prefix>settings/<name>, <prefix>policy/<key>.",
+    )
     policy_file: Path | None = Field(
         None, description="TOML file whose keys override the built-in public_library policy."
     )
@@ -192,6 +230,34 @@ class Settings(BaseSettings):
     cache_max_entries: int = Field(
         10_000, ge=1, description="Entries the in-process cache holds (least recently used go)."
     )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Highest first: arguments, environment, secrets, etcd, the config file, defaults."""
+        config_file = ConfigFileSource(settings_cls)
+        etcd = EtcdSource(settings_cls, config_file)
+        return (
+            init_settings,
+            env_settings,
+            dotenv_settings,
+            file_secret_settings,
+            etcd,
+            config_file,
+        )
+
+    @field_validator("etcd_endpoints", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [e.strip() for e in value.split(",") if e.strip()]
+        return value
 
     @model_validator(mode="after")
     def _combinations_hold_together(self) -> Settings:

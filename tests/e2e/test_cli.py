@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from shelfmark.entrypoints.cli import app
+from tests.support.databases import fresh_postgres_database
 
 
 @pytest.fixture
@@ -19,6 +21,17 @@ def test_migrate_brings_a_fresh_database_up(env: dict[str, str]) -> None:
     result = CliRunner().invoke(app, ["migrate"], env=env)
     assert result.exit_code == 0, result.output
     assert "newest migration" in result.output
+
+
+@pytest.mark.postgres
+async def test_migrations_and_rebuilds_are_not_held_to_the_statement_timeout() -> None:
+    """Requests and workers keep `db_statement_timeout_seconds`; a migration that rewrites a
+    big table must not be cut by it (here a timeout no statement could meet)."""
+    async with fresh_postgres_database() as url:
+        env = {"DATABASE_URL": url, "SHELFMARK_DB_STATEMENT_TIMEOUT_SECONDS": "0.000001"}
+        for command in (["migrate"], ["projections", "rebuild"]):
+            result = await asyncio.to_thread(CliRunner().invoke, app, command, env=env)
+            assert result.exit_code == 0, (command, result.output, result.exception)
 
 
 def test_a_bad_policy_file_stops_the_service(env: dict[str, str], tmp_path: Path) -> None:

@@ -17,6 +17,7 @@ from shelfmark.access.infrastructure.tokens import TokenService
 from shelfmark.bootstrap.cache import CacheInvalidation, response_cache
 from shelfmark.bootstrap.commands import command_handlers
 from shelfmark.bootstrap.events import EventPipeline, breaker_config, event_pipeline
+from shelfmark.bootstrap.live_settings import LiveSettings
 from shelfmark.bootstrap.metrics import Metrics
 from shelfmark.bootstrap.security import RateLimits, password_hasher, rate_limits, token_service
 from shelfmark.catalog.application.ports import BookReader
@@ -81,6 +82,8 @@ class Shelfmark:
     cache: ResponseCache
     handlers: dict[type, Handler] = field(default_factory=dict)
     events: EventPipeline = field(init=False)
+    #: The etcd watch of the live settings (None without ETCD_ENDPOINTS).
+    live: LiveSettings | None = field(default=None, init=False)
 
     async def execute(self, command: object) -> Any:
         """Runs a command's handler in a fresh unit of work, again if a concurrent writer won;
@@ -149,6 +152,9 @@ def bootstrap(
         read_url=settings.read_database_url,
         pool_size=settings.db_pool_size,
         echo=settings.sql_echo,
+        pgbouncer=settings.db_pgbouncer,
+        connect_timeout=settings.db_connect_timeout_seconds,
+        statement_timeout=settings.db_statement_timeout_seconds,
     )
     clock = clock or SystemClock()
     breakers = BreakerRegistry(on_transition=log_transition)
@@ -174,4 +180,7 @@ def bootstrap(
     )
     app.handlers = command_handlers(app)
     app.events = event_pipeline(app, app.breakers, consumers)
+    if settings.etcd_endpoints:
+        app.live = LiveSettings(app)
+        app.live.load_now()
     return app

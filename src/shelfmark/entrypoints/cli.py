@@ -64,9 +64,18 @@ def _problem(location: tuple[int | str, ...], message: str) -> str:
     return f"{'.'.join(map(str, location))}: {message}" if location else message
 
 
+#: Statements of schema changes, seeding and rebuilds take what they take (a migration that
+#: rewrites a table of a million books runs for minutes); requests and workers keep their limit.
+UNHURRIED_STATEMENT_SECONDS = 24 * 3600.0
+
+
+def unhurried(settings: Settings) -> Settings:
+    return settings.model_copy(update={"db_statement_timeout_seconds": UNHURRIED_STATEMENT_SECONDS})
+
+
 async def _migrate(settings: Settings) -> bool:
-    """Migrates; says whether a staff user exists yet."""
-    shelfmark = bootstrap(settings)
+    """Migrates (and catches the search index up); says whether a staff user exists yet."""
+    shelfmark = bootstrap(unhurried(settings))
     try:
         await migrations.upgrade(shelfmark.engines.write)
         await shelfmark.rebuild_search_index(only_if_behind=True)
@@ -140,9 +149,9 @@ def _password(from_stdin: bool) -> str:
 
 
 async def _account_command(settings: Settings, command: object) -> None:
+    await _migrate(settings)
     shelfmark = bootstrap(settings)
     try:
-        await migrations.upgrade(shelfmark.engines.write)
         await shelfmark.execute(command)
     finally:
         await shelfmark.dispose()
@@ -196,7 +205,9 @@ def seed(
     from shelfmark.entrypoints.seeding import seed_database
 
     settings = _settings()
-    asyncio.run(seed_database(settings, books=books, patrons=patrons, random_seed=random_seed))
+    asyncio.run(
+        seed_database(unhurried(settings), books=books, patrons=patrons, random_seed=random_seed)
+    )
 
 
 worker = typer.Typer(
@@ -207,10 +218,9 @@ app.add_typer(worker, name="worker")
 
 
 async def _run_roles(settings: Settings, roles: list[Role]) -> None:
+    await _migrate(settings)
     shelfmark = bootstrap(settings)
     try:
-        await migrations.upgrade(shelfmark.engines.write)
-        await shelfmark.rebuild_search_index(only_if_behind=True)
         if settings.worker_metrics_port is not None:
             start_http_server(
                 settings.worker_metrics_port, settings.host, shelfmark.metrics.registry
@@ -300,7 +310,7 @@ app.add_typer(projections, name="projections")
 @projections.command("rebuild")
 def projections_rebuild() -> None:
     """Rebuild the book search index from the catalogue and lending tables."""
-    entries = asyncio.run(_with_app(_settings(), lambda s: s.rebuild_search_index()))
+    entries = asyncio.run(_with_app(unhurried(_settings()), lambda s: s.rebuild_search_index()))
     typer.echo(f"search index rebuilt: {entries} books")
 
 

@@ -55,6 +55,8 @@ async def ready(app: App) -> JSONResponse:
         checks[breaker.name] = "ok" if breaker.state == "closed" else "degraded"
     if not cache_answers:
         checks[app.cache.name] = "degraded"
+    if app.live is not None:  # etcd down: the settings of the last contact stay
+        checks["etcd"] = "ok" if app.live.state == "ok" else "degraded"
     if isinstance(app.engines.read, ReplicaEngine):
         checks["replica"] = "ok" if await app.engines.read.available() else "degraded"
     if database == "down":

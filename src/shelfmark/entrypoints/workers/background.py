@@ -51,6 +51,8 @@ class Background:
         for role in self._roles:
             task = asyncio.create_task(self._supervised(role), name=f"worker-{role}")
             self._tasks.append(task)
+        if self._app.live is not None:  # every process follows the live settings in etcd
+            self._tasks.append(asyncio.create_task(self._app.live.run(), name="etcd-watch"))
 
     async def _supervised(self, role: Role) -> None:
         """A role that crashes (its dependency refused it at start, say) is restarted."""

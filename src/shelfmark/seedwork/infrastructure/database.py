@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from uuid import uuid4
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
@@ -31,10 +33,20 @@ class Engines:
 
 
 def create_engines(
-    url: str, read_url: str | None = None, pool_size: int = 10, echo: bool = False
+    url: str,
+    read_url: str | None = None,
+    pool_size: int = 10,
+    echo: bool = False,
+    pgbouncer: bool = False,
+    *,
+    connect_timeout: float = 5.0,
+    statement_timeout: float = 30.0,
 ) -> Engines:
     """`read_url`, a streaming replica of `url` (PostgreSQL only), takes the reads that may
-    go there (see `replica.ReplicaEngine`)."""
+    go there (see `replica.ReplicaEngine`). `pgbouncer`: `url` is a PgBouncer in transaction
+    pooling mode (see `_postgres_engine`). On PostgreSQL, `connect_timeout` bounds a connect
+    and a wait for a pooled connection, `statement_timeout` each statement (client-side, so a
+    server that stopped answering cannot hold a caller)."""
     if make_url(url).get_backend_name() == "sqlite":
         if read_url:
             raise ValueError("a read replica (READ_DATABASE_URL) needs PostgreSQL")
@@ -42,18 +54,53 @@ def create_engines(
             write=_sqlite_engine(url, immediate=True, echo=echo),
             read=_sqlite_engine(url, immediate=False, echo=echo),
         )
-    engine = _postgres_engine(url, pool_size=pool_size, echo=echo)
+    postgres_engine = functools.partial(
+        _postgres_engine,
+        pool_size=pool_size,
+        echo=echo,
+        connect_timeout=connect_timeout,
+        statement_timeout=statement_timeout,
+    )
+    engine = postgres_engine(url, pgbouncer=pgbouncer)
     if not read_url:
         return Engines(write=engine, read=engine)
     if make_url(read_url).get_backend_name() != "postgresql":
         raise ValueError("the read replica (READ_DATABASE_URL) must be PostgreSQL too")
-    replica = _postgres_engine(read_url, pool_size=pool_size, echo=echo)
+    replica = postgres_engine(read_url)
     return Engines(write=engine, read=ReplicaEngine(replica, primary=engine))
 
 
-def _postgres_engine(url: str, *, pool_size: int, echo: bool) -> AsyncEngine:
+def _postgres_engine(
+    url: str,
+    *,
+    pool_size: int,
+    echo: bool,
+    connect_timeout: float,
+    statement_timeout: float,
+    pgbouncer: bool = False,
+) -> AsyncEngine:
+    """Behind PgBouncer's transaction pooling, consecutive transactions of one client connection
+    run on different server connections: a prepared statement cached by name on one is missing
+    on the next, and two clients' `__asyncpg_stmt_1__` collide. So no cache in asyncpg or in
+    SQLAlchemy, and every statement gets a unique name (SQLAlchemy's documented recipe)."""
+    connect_args: dict[str, Any] = {
+        "timeout": connect_timeout,
+        "command_timeout": statement_timeout,
+    }
+    if pgbouncer:
+        connect_args |= {
+            "statement_cache_size": 0,
+            "prepared_statement_cache_size": 0,
+            "prepared_statement_name_func": lambda: f"__asyncpg_{uuid4().hex}__",
+        }
     return create_async_engine(
-        url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, echo=echo
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        pool_timeout=connect_timeout,
+        echo=echo,
+        connect_args=connect_args,
     )
 
 

@@ -1,0 +1,237 @@
+"""Settings and lending-policy numbers that change without a restart, from an etcd watch.
+
+Keys under the deployment's prefix (`SHELFMARK_ETCD_PREFIX`):
+
+- `settings/<name>` for a name in `LIVE_SETTINGS` applies at once to this process; any other
+  setting is read at start only (a change is logged and waits for the next start);
+- `policy/<dotted.key>` (`policy/categories.regular.loan_period_days` = `7`) overrides that
+  number of the lending policy (the preset and policy file's value), TOML syntax for the value.
+
+A value that does not validate is refused with an error log line naming the key, and the last
+good value stays. An environment variable beats etcd, also live. Deleting a key brings back
+the value the process started with (a policy key: the preset and file's value).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import os
+import tomllib
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any, Literal
+
+import httpx
+import structlog
+from limits import parse
+from pydantic import ValidationError
+
+from shelfmark.config import Settings
+from shelfmark.lending.domain.policies import LendingPolicy
+from shelfmark.lending.infrastructure.policy_source import PolicyFileError, merged, validated
+from shelfmark.settings_sources import (
+    POLICY_KEYS,
+    SETTINGS_KEYS,
+    EtcdUnavailable,
+    prefix_range,
+    read_prefix,
+    setting_problem,
+    unb64,
+    validate_setting,
+)
+
+if TYPE_CHECKING:
+    from shelfmark.bootstrap.container import Shelfmark
+
+log = structlog.get_logger("shelfmark.config")
+
+RATE_LIMITS = {
+    "login_limit_per_account": "per_account_login",
+    "login_limit_per_client": "per_client_login",
+    "request_limit_per_client": "per_client",
+}
+#: Safe to change while running: read where they are used, on every use.
+LIVE_SETTINGS = frozenset({"cache_ttl_seconds", *RATE_LIMITS})
+RETRY_SECONDS = 1.0
+
+
+def policy_value(raw: str) -> Any:
+    """A TOML value (`7`, `"0.50"`, `2026-12-25`, `["sunday"]`), or else the bare text."""
+    try:
+        return tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        return raw
+
+
+def nested(dotted: dict[str, Any]) -> dict[str, Any]:
+    document: dict[str, Any] = {}
+    for key, value in dotted.items():
+        *tables, last = key.split(".")
+        table = document
+        for name in tables:
+            table = table.setdefault(name, {})
+        table[last] = value
+    return document
+
+
+def set_by_environment(name: str) -> bool:
+    field = Settings.model_fields[name]
+    names = {f"SHELFMARK_{name}"}
+    if field.validation_alias is not None:
+        names |= {str(a) for a in getattr(field.validation_alias, "choices", [])}
+    present = {key.upper() for key in os.environ}
+    return any(n.upper() in present for n in names)
+
+
+class LiveSettings:
+    """Keeps one process's live settings and lending policy in step with etcd."""
+
+    def __init__(self, app: Shelfmark) -> None:
+        self.app = app
+        self.endpoints = app.settings.etcd_endpoints
+        self.prefix = app.settings.etcd_prefix
+        self.started_with = app.settings
+        self.base_policy = app.policy
+        self.policy_overrides: dict[str, Any] = {}
+        self.state: Literal["ok", "down"] = "down"
+
+    def load_now(self) -> None:
+        """At start, before serving: the current keys, so the first request sees them."""
+        values, _ = read_prefix(self.endpoints, self.prefix)
+        self.state = "ok"
+        for key, raw in values.items():
+            self.apply(key, raw)
+
+    async def run(self) -> None:
+        """Reads every key, then watches from the next revision; again after any failure."""
+        while True:
+            try:
+                async with httpx.AsyncClient(timeout=httpx.Timeout(5, read=None)) as client:
+                    revision = await self._read_all(client)
+                    async for key, raw in self._watch(client, revision + 1):
+                        self.apply(key, raw)
+            except asyncio.CancelledError:
+                raise
+            except (httpx.HTTPError, EtcdUnavailable, ValueError, KeyError) as error:
+                if self.state == "ok":
+                    log.warning("etcd watch lost; keeping the current settings", error=repr(error))
+                self.state = "down"
+            except Exception:  # a bug must not end the watch for the process's lifetime
+                log.exception("etcd watch failed; keeping the current settings")
+                self.state = "down"
+            await asyncio.sleep(RETRY_SECONDS)
+
+    async def _read_all(self, client: httpx.AsyncClient) -> int:
+        response = await client.post(
+            f"{self._endpoint()}/v3/kv/range", json=prefix_range(self.prefix)
+        )
+        response.raise_for_status()
+        body = response.json()
+        known = self._current()
+        seen: dict[str, str] = {}
+        for kv in body.get("kvs", []):
+            seen[unb64(kv["key"]).removeprefix(self.prefix)] = unb64(kv.get("value", ""))
+        for key, raw in seen.items():
+            self.apply(key, raw)
+        for key in known.keys() - seen.keys():  # deleted while the watch was down
+            self.apply(key, None)
+        if self.state != "ok":
+            log.info("etcd watch established", endpoint=self._endpoint(), prefix=self.prefix)
+        self.state = "ok"
+        return int(body["header"]["revision"])
+
+    async def _watch(
+        self, client: httpx.AsyncClient, start: int
+    ) -> AsyncIterator[tuple[str, str | None]]:
+        request = {"create_request": prefix_range(self.prefix) | {"start_revision": start}}
+        async with client.stream("POST", f"{self._endpoint()}/v3/watch", json=request) as response:
+            response.raise_for_status()
+            async for line in response.aiter_lines():
+                if not line.strip():
+                    continue
+                result = json.loads(line).get("result", {})
+                for event in result.get("events", []):
+                    kv = event["kv"]
+                    key = unb64(kv["key"]).removeprefix(self.prefix)
+                    deleted = event.get("type") == "DELETE"
+                    yield key, None if deleted else unb64(kv.get("value", ""))
+
+    def _endpoint(self) -> str:
+        return self.endpoints[0].rstrip("/")
+
+    def _current(self) -> dict[str, str]:
+        """The keys applied so far (for noticing deletions after a reconnect)."""
+        keys = {POLICY_KEYS + k: "" for k in self.policy_overrides}
+        changed = self.app.settings.model_dump(include=set(LIVE_SETTINGS))
+        for name, value in changed.items():
+            if value != getattr(self.started_with, name):
+                keys[SETTINGS_KEYS + name] = ""
+        return keys
+
+    def apply(self, key: str, raw: str | None) -> None:
+        """One key's new value (None: deleted); a bad value is refused and logged."""
+        if key.startswith(SETTINGS_KEYS):
+            self._apply_setting(key.removeprefix(SETTINGS_KEYS), raw)
+        elif key.startswith(POLICY_KEYS):
+            self._apply_policy(key.removeprefix(POLICY_KEYS), raw)
+
+    def _apply_setting(self, name: str, raw: str | None) -> None:
+        full = self.prefix + SETTINGS_KEYS + name
+        if name not in Settings.model_fields:
+            log.error("etcd key names no setting; ignored", key=full)
+            return
+        if name not in LIVE_SETTINGS:
+            log.info("etcd setting changed; it applies at the next start", key=full)
+            return
+        if set_by_environment(name):
+            log.info("etcd setting ignored: an environment variable sets it", key=full)
+            return
+        try:
+            value = (
+                getattr(self.started_with, name)
+                if raw is None
+                else validate_setting(Settings.model_fields[name], raw)
+            )
+            if name in RATE_LIMITS:
+                item = parse(value)
+        except (ValidationError, ValueError) as error:
+            problem = setting_problem(error) if isinstance(error, ValidationError) else str(error)
+            log.error(
+                "etcd value refused; keeping the last good value",
+                key=full,
+                value=raw,
+                problem=problem,
+                kept=getattr(self.app.settings, name),
+            )
+            return
+        self.app.settings = self.app.settings.model_copy(update={name: value})
+        if name in RATE_LIMITS:
+            changes: dict[str, Any] = {RATE_LIMITS[name]: item}
+            self.app.rate_limits = dataclasses.replace(self.app.rate_limits, **changes)
+        log.info("setting changed from etcd", key=full, value=value)
+
+    def _apply_policy(self, dotted: str, raw: str | None) -> None:
+        full = self.prefix + POLICY_KEYS + dotted
+        overrides = dict(self.policy_overrides)
+        if raw is None:
+            overrides.pop(dotted, None)
+        else:
+            overrides[dotted] = policy_value(raw)
+        try:
+            policy = self._policy(overrides)
+        except PolicyFileError as error:
+            log.error(
+                "etcd policy value refused; keeping the last good policy",
+                key=full,
+                value=raw,
+                problem=str(error).removeprefix("invalid lending policy: "),
+            )
+            return
+        self.policy_overrides = overrides
+        self.app.policy = policy
+        log.info("lending policy changed from etcd", key=full, value=raw)
+
+    def _policy(self, overrides: dict[str, Any]) -> LendingPolicy:
+        base = dataclasses.asdict(self.base_policy)
+        return validated(merged(base, nested(overrides)))
