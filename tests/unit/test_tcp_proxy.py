@@ -1,10 +1,12 @@
-"""The fault-injection TCP proxy, exercised against a tiny in-process echo server."""
+"""The fault-injection TCP proxy, exercised against a tiny in-process echo server: forwarding,
+cut and restore, then the runtime faults (latency, blackhole, reset)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import socket
+import time
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
@@ -324,3 +326,149 @@ async def test_cut_before_start_is_an_error() -> None:
 async def test_start_twice_is_an_error(proxy: TcpProxy) -> None:
     with pytest.raises(RuntimeError, match="already started"):
         await proxy.start()
+
+
+#: How long a test watches a silent connection to see that nothing comes through.
+SILENCE = 0.3
+
+
+async def assert_silent(reader: asyncio.StreamReader) -> None:
+    with pytest.raises(TimeoutError):
+        async with asyncio.timeout(SILENCE):
+            await reader.read(1)
+
+
+async def assert_reset(reader: asyncio.StreamReader) -> None:
+    with pytest.raises(ConnectionResetError):
+        async with asyncio.timeout(TIMEOUT):
+            await reader.read(1)
+
+
+async def test_latency_holds_each_direction(proxy: TcpProxy) -> None:
+    reader, writer = await connect(proxy.port)
+    try:
+        proxy.set_latency(150, down_ms=100)
+        started = time.monotonic()
+        assert await roundtrip(reader, writer, b"slow") == b"slow"
+        assert time.monotonic() - started >= 0.25
+    finally:
+        close(writer)
+
+
+async def test_latency_off_forwards_at_once_again(proxy: TcpProxy) -> None:
+    reader, writer = await connect(proxy.port)
+    try:
+        proxy.set_latency(0)
+        proxy.set_latency(60_000)
+        proxy.set_latency(0)
+        assert await roundtrip(reader, writer, b"quick") == b"quick"  # within TIMEOUT
+    finally:
+        close(writer)
+
+
+async def test_blackhole_silences_open_connections_until_cleared(proxy: TcpProxy) -> None:
+    reader, writer = await connect(proxy.port)
+    try:
+        assert await roundtrip(reader, writer, b"before") == b"before"
+        proxy.set_blackhole(True)
+        writer.write(b"held")
+        await writer.drain()
+        await assert_silent(reader)
+
+        proxy.set_blackhole(False)
+
+        async with asyncio.timeout(TIMEOUT):
+            assert await reader.readexactly(4) == b"held"
+    finally:
+        close(writer)
+
+
+async def test_blackhole_accepts_new_connections_but_never_reaches_the_server(
+    proxy: TcpProxy, echo_server: EchoServer
+) -> None:
+    proxy.set_blackhole(True)
+    reader, writer = await connect(proxy.port)
+    try:
+        writer.write(b"anyone?")
+        await writer.drain()
+        await assert_silent(reader)
+        assert proxy.connections_accepted == 1
+        assert echo_server.connections_seen == 0
+
+        proxy.set_blackhole(False)
+
+        async with asyncio.timeout(TIMEOUT):
+            assert await reader.readexactly(7) == b"anyone?"
+        assert echo_server.connections_seen == 1
+    finally:
+        close(writer)
+
+
+async def test_reset_resets_open_connections_on_both_sides(
+    proxy: TcpProxy, echo_server: EchoServer
+) -> None:
+    reader, writer = await connect(proxy.port)
+    try:
+        assert await roundtrip(reader, writer, b"before") == b"before"
+
+        await proxy.set_reset(True)
+
+        await assert_reset(reader)
+        await echo_server.wait_all_closed()
+        assert proxy.open_connections == 0
+    finally:
+        close(writer)
+
+
+async def test_reset_resets_new_connections_until_switched_off(
+    proxy: TcpProxy, echo_server: EchoServer
+) -> None:
+    await proxy.set_reset(True)
+    reader, writer = await connect(proxy.port)
+    try:
+        await assert_reset(reader)
+    finally:
+        close(writer)
+    assert echo_server.connections_seen == 0
+
+    await proxy.set_reset(False)
+
+    reader, writer = await connect(proxy.port)
+    try:
+        assert await roundtrip(reader, writer, b"after") == b"after"
+    finally:
+        close(writer)
+
+
+async def test_heal_ends_every_fault(proxy: TcpProxy) -> None:
+    proxy.set_latency(60_000)
+    proxy.set_blackhole(True)
+    await proxy.set_reset(True)
+    await proxy.cut()
+
+    await proxy.heal()
+
+    reader, writer = await connect(proxy.port)
+    try:
+        assert await roundtrip(reader, writer, b"healed") == b"healed"
+    finally:
+        close(writer)
+
+
+async def test_stop_while_blackholed_leaves_nothing_behind(echo_server: EchoServer) -> None:
+    proxy = TcpProxy("127.0.0.1", echo_server.port)
+    await proxy.start()
+    reader, writer = await connect(proxy.port)
+    try:
+        assert await roundtrip(reader, writer, b"ping") == b"ping"
+        proxy.set_blackhole(True)
+        writer.write(b"stuck")
+        _, late_writer = await connect(proxy.port)
+
+        await proxy.stop()
+
+        assert proxy.open_connections == 0
+        assert proxy_tasks() == []
+        close(late_writer)
+    finally:
+        close(writer)

@@ -22,7 +22,7 @@ from shelfmark.entrypoints.http import (
 )
 from shelfmark.entrypoints.http.access import authorize
 from shelfmark.entrypoints.http.consistency import ReadYourWritesMiddleware
-from shelfmark.entrypoints.http.errors import install_error_handlers
+from shelfmark.entrypoints.http.errors import DeadlineMiddleware, install_error_handlers
 from shelfmark.entrypoints.http.hardening import HardeningMiddleware
 from shelfmark.entrypoints.http.idempotency import IdempotencyMiddleware
 from shelfmark.entrypoints.http.metrics import MetricsMiddleware
@@ -69,6 +69,9 @@ def create_app(settings: Settings | None = None, *, shelfmark: Shelfmark | None 
         HardeningMiddleware,
         limits=lambda: api.state.shelfmark.rate_limits,
         max_body=lambda: api.state.shelfmark.settings.max_body_bytes,
+    )
+    api.add_middleware(
+        DeadlineMiddleware, budget=lambda: api.state.shelfmark.settings.request_timeout_seconds
     )
     origins = (settings or (shelfmark.settings if shelfmark else Settings())).cors_origins
     if origins:

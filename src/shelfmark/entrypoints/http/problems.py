@@ -50,5 +50,5 @@ _PROBLEM = {
 }
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {**_PROBLEM, "description": HTTPStatus(status).phrase}
-    for status in (401, 403, 404, 409, 413, 422, 429)
+    for status in (401, 403, 404, 409, 413, 422, 429, 503)
 }

@@ -15,6 +15,7 @@ async def consume(app: Shelfmark) -> None:
         events.topology,
         events.consumers,
         prefetch=settings.consumer_prefetch,
+        concurrency=max(1, settings.db_pool_size // 2),  # the other half serves requests
         attempts=settings.consumer_attempts,
         backoff_seconds=0.2,
     ).run()

@@ -142,7 +142,11 @@ class RabbitMQPublisher:
 
 class RabbitMQConsumers:
     """Runs each consumer on its own durable queue: manual ack after the effect committed; a
-    consumer that keeps failing on a message rejects it to its dead-letter queue."""
+    consumer that keeps failing on a message rejects it to its dead-letter queue.
+
+    `prefetch` messages per consumer may be in flight, but at most `concurrency` of them, over
+    all consumers, are being applied at once: each takes a database connection, and a backlog
+    (after a broker outage) must not take every connection of the process's pool."""
 
     def __init__(
         self,
@@ -151,6 +155,7 @@ class RabbitMQConsumers:
         consumers: Sequence[EventConsumer],
         *,
         prefetch: int,
+        concurrency: int,
         attempts: int,
         backoff_seconds: float,
     ) -> None:
@@ -158,6 +163,7 @@ class RabbitMQConsumers:
         self._topology = topology
         self._consumers = consumers
         self._prefetch = prefetch
+        self._applying = asyncio.Semaphore(concurrency)
         self._attempts = attempts
         self._backoff = backoff_seconds
 
@@ -186,9 +192,10 @@ class RabbitMQConsumers:
                 await message.reject(requeue=False)
                 return
             try:
-                await deliver(
-                    consumer, envelope, attempts=self._attempts, backoff_seconds=self._backoff
-                )
+                async with self._applying:
+                    await deliver(
+                        consumer, envelope, attempts=self._attempts, backoff_seconds=self._backoff
+                    )
             except DeadLetterFailed:
                 await message.reject(requeue=False)
                 return
