@@ -35,8 +35,8 @@ coverage: $(STAMP)
 	@echo "HTML report: var/coverage/index.html"
 
 # The fault tests are part of `make test`; these run them alone with their figures printed.
-faults: $(STAMP)  ## every fault test: broker outage, SMTP outage, relay processes
-	$(BIN)/python -m pytest -m fault -s -q tests/fault
+faults: $(STAMP)  ## every fault test: the fault matrix (figures: bench/results/faults.md), broker outage, SMTP outage, relay processes
+	SHELFMARK_FAULTS_REPORT=bench/results/faults.md $(BIN)/python -m pytest -m fault -s -q tests/fault
 
 fault-broker: $(STAMP)  ## RabbitMQ cut for 20 s during 1,000 borrows and returns
 	$(BIN)/python -m pytest -s -q tests/fault/test_broker_outage.py
@@ -91,3 +91,23 @@ replica-up:  ## a streaming replica of the local PostgreSQL on 127.0.0.1:5433 (s
 
 replica-down:  ## stop that replica and delete its directory
 	bash scripts/replica.sh stop
+
+# Scaled mode on this machine (deploy/cluster.sh, docs/deployment.md): PgBouncer, etcd,
+# SHELFMARK_API_PROCESSES API processes behind nginx, the workers; all in var/cluster/.
+.PHONY: cluster-up cluster-down cluster-restart-api cluster-status test-cluster
+cluster-up: $(STAMP)  ## install what is missing (apt-get), start the cluster, wait, say where
+	bash deploy/cluster.sh up
+
+cluster-down:  ## stop exactly what cluster-up started (pid files in var/cluster/run)
+	bash deploy/cluster.sh down
+
+cluster-restart-api:  ## rolling restart of the API processes, each drained from nginx first
+	bash deploy/cluster.sh restart-api
+
+cluster-status:
+	bash deploy/cluster.sh status
+
+# The end-to-end HTTP suite through nginx, then the cluster's own tests (etcd live settings,
+# rolling restart and SIGKILL under load); the cluster is started and always stopped.
+test-cluster: $(STAMP)
+	bash deploy/test-cluster.sh
