@@ -35,8 +35,9 @@ coverage: $(STAMP)
 	@echo "HTML report: var/coverage/index.html"
 
 # The fault tests are part of `make test`; these run them alone with their figures printed.
-faults: $(STAMP)  ## every fault test: the fault matrix (figures: bench/results/faults.md), broker outage, SMTP outage, relay processes
+faults: $(STAMP)  ## every fault test (the matrix's figures: bench/results/faults.md), then the model test long (500 x 40)
 	SHELFMARK_FAULTS_REPORT=bench/results/faults.md $(BIN)/python -m pytest -m fault -s -q tests/fault
+	SHELFMARK_MODEL_EXAMPLES=500 SHELFMARK_MODEL_STEPS=40 $(BIN)/python -m pytest -q tests/model
 
 fault-broker: $(STAMP)  ## RabbitMQ cut for 20 s during 1,000 borrows and returns
 	$(BIN)/python -m pytest -s -q tests/fault/test_broker_outage.py
