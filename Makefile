@@ -18,7 +18,7 @@ run: $(STAMP)
 	$(BIN)/shelfmark serve
 
 test: $(STAMP) lint typecheck architecture
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -m "not long"
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests migrations bench

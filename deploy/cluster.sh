@@ -103,7 +103,14 @@ EOF
 
 start_pgbouncer() {
   alive "$RUN/pgbouncer.pid" && return
-  local conf=$DIR/pgbouncer
+  local conf=$DIR/pgbouncer as_user=()
+  if [ "$(id -u)" -eq 0 ]; then
+    # PgBouncer refuses to run as root, and the postgres user it runs as instead may not enter
+    # the checkout (a clone under a private temporary directory): its files live outside it,
+    # linked from run/ and log/.
+    conf=/tmp/shelfmark-pgbouncer-$(printf %s "$DIR" | md5sum | cut -c1-12)
+    as_user=(-u postgres)
+  fi
   mkdir -p "$conf"
   echo "\"$PG_USER\" \"\"" >"$conf/userlist.txt"
   cat >"$conf/pgbouncer.ini" <<EOF
@@ -124,15 +131,13 @@ max_db_connections = $((SERVER_POOL + 5))
 max_client_conn = $((API_PROCESSES * DB_POOL_SIZE * 2 + 100))
 server_lifetime = 3600
 ignore_startup_parameters = extra_float_digits
-logfile = $LOG/pgbouncer.log
-pidfile = $RUN/pgbouncer.pid
+logfile = $conf/pgbouncer.log
+pidfile = $conf/pgbouncer.pid
 EOF
-  local as_user=()
-  if [ "$(id -u)" -eq 0 ]; then  # PgBouncer refuses to run as root
-    touch "$LOG/pgbouncer.log"
-    chown postgres "$LOG/pgbouncer.log" "$RUN" "$conf" "$conf"/*
-    as_user=(-u postgres)
-  fi
+  touch "$conf/pgbouncer.log"
+  [ ${#as_user[@]} -eq 0 ] || chown -R postgres "$conf"
+  ln -sfn "$conf/pgbouncer.pid" "$RUN/pgbouncer.pid"
+  ln -sfn "$conf/pgbouncer.log" "$LOG/pgbouncer.log"
   /usr/sbin/pgbouncer -d "${as_user[@]}" "$conf/pgbouncer.ini"
 }
 

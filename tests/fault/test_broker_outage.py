@@ -29,7 +29,7 @@ from tests.support.broker import RABBITMQ_HOST, RABBITMQ_PORT, amqp_url, eventua
 from tests.support.counting_consumer import CountingConsumer
 from tests.support.tcp_proxy import TcpProxy
 
-pytestmark = [pytest.mark.fault, pytest.mark.postgres]
+pytestmark = [pytest.mark.fault, pytest.mark.long, pytest.mark.postgres]
 
 PAIRS = 50
 CYCLES = 10  # 50 pairs x 10 x (borrow + return) = 1,000 operations

@@ -24,7 +24,7 @@ from tests.fault.traffic import Traffic, borrow_and_return, pairs, summary
 from tests.support.broker import eventually
 from tests.support.mail_servers import LocalSmtpServer
 
-pytestmark = [pytest.mark.fault, pytest.mark.postgres]
+pytestmark = [pytest.mark.fault, pytest.mark.long, pytest.mark.postgres]
 
 PAIRS = 20
 CYCLES = 5  # 200 operations in each phase
