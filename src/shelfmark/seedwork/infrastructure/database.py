@@ -12,6 +12,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from shelfmark.seedwork.infrastructure.inline_sqlite import connect_inline
 from shelfmark.seedwork.infrastructure.replica import ReplicaEngine
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -105,12 +106,23 @@ def _postgres_engine(
 
 
 def _sqlite_engine(url: str, *, immediate: bool, echo: bool) -> AsyncEngine:
-    """SQLite in WAL mode; write transactions take the write lock up front (BEGIN IMMEDIATE)
-    so two writers queue on the busy timeout instead of failing on a lock upgrade."""
+    """SQLite in WAL mode, its statements run on the event loop's thread (see `inline_sqlite`).
+    The write engine has one connection, so writers queue in its pool (first come, first
+    served) instead of polling the lock in the busy handler's sleeps, and its transactions take
+    the write lock up front (BEGIN IMMEDIATE); the busy timeout is left for another process (a
+    CLI command) holding the lock."""
     database = make_url(url).database
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_async_engine(url, echo=echo, pool_size=5, max_overflow=10)
+    engine = create_async_engine(
+        url,
+        echo=echo,
+        pool_size=1 if immediate else 5,
+        max_overflow=0 if immediate else 10,
+        connect_args={
+            "async_creator_fn": functools.partial(connect_inline, waits_off_loop=immediate)
+        },
+    )
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:

@@ -1,0 +1,90 @@
+"""The embedded engines: statements run on the event loop's thread; one writer connection that
+writers queue for in arrival order; readers that never wait for the writer; and a wait for
+another process's write lock that does not stop the loop."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+
+import pytest
+from sqlalchemy import select, text
+from sqlalchemy.exc import OperationalError
+
+from shelfmark.seedwork.infrastructure.database import Engines
+from shelfmark.seedwork.infrastructure.inline_sqlite import InlineConnection
+from shelfmark.seedwork.infrastructure.job_runs import job_runs
+
+
+async def test_writers_take_turns_in_the_order_they_asked(sqlite_engines: Engines) -> None:
+    async with sqlite_engines.write.begin() as connection:
+        await connection.execute(text("CREATE TABLE turns (n INTEGER)"))
+    order: list[int] = []
+
+    async def write(n: int) -> None:
+        async with sqlite_engines.write.begin() as connection:
+            await connection.execute(text("INSERT INTO turns VALUES (:n)"), {"n": n})
+            await asyncio.sleep(0)  # let every other writer ask for the lock meanwhile
+            order.append(n)
+
+    await asyncio.gather(*(write(n) for n in range(20)))
+
+    assert order == list(range(20))
+    async with sqlite_engines.read.connect() as connection:
+        stored = await connection.scalars(text("SELECT n FROM turns ORDER BY rowid"))
+        assert list(stored) == list(range(20))
+
+
+async def test_a_read_runs_beside_an_open_write_and_sees_only_what_was_committed(
+    sqlite_engines: Engines,
+) -> None:
+    async with sqlite_engines.write.begin() as writer:
+        await writer.execute(text("CREATE TABLE shelf (title TEXT)"))
+    async with sqlite_engines.write.begin() as writer:
+        await writer.execute(text("INSERT INTO shelf VALUES ('committed')"))
+    async with sqlite_engines.write.begin() as writer:
+        await writer.execute(text("INSERT INTO shelf VALUES ('not yet')"))
+        async with sqlite_engines.read.connect() as reader:
+            seen = await asyncio.wait_for(
+                reader.scalars(text("SELECT title FROM shelf")), timeout=1
+            )
+            assert list(seen) == ["committed"]
+
+
+async def test_reads_need_no_thread_of_their_own(sqlite_engines: Engines) -> None:
+    threads = threading.active_count()
+    async with sqlite_engines.read.connect() as connection:
+        raw = await connection.get_raw_connection()
+        assert isinstance(raw.driver_connection, InlineConnection)
+        await connection.execute(select(job_runs))
+        assert threading.active_count() == threads
+
+
+async def test_a_failed_read_raises_and_leaves_its_connection_usable(
+    sqlite_engines: Engines,
+) -> None:
+    async with sqlite_engines.read.connect() as connection:
+        with pytest.raises(OperationalError, match="no such table"):
+            await connection.execute(text("SELECT * FROM no_such_table"))
+        await connection.rollback()
+        assert await connection.scalar(text("SELECT 1")) == 1
+
+
+async def test_a_writer_waits_for_another_process_lock_without_stopping_the_loop(
+    sqlite_engines: Engines,
+) -> None:
+    other_process = sqlite3.connect(str(sqlite_engines.write.url.database), isolation_level=None)
+    other_process.execute("BEGIN IMMEDIATE")
+
+    async def write() -> None:
+        async with sqlite_engines.write.begin() as connection:
+            await connection.execute(select(job_runs))
+
+    writer = asyncio.create_task(write())
+    for _ in range(100):
+        await asyncio.sleep(0)  # the loop keeps turning while the writer waits for the lock
+    assert not writer.done()
+    other_process.execute("COMMIT")
+    other_process.close()
+    await asyncio.wait_for(writer, timeout=10)
