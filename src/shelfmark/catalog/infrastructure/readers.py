@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shelfmark.catalog.application.queries import BookDetails, CopyView
 from shelfmark.catalog.infrastructure.orm import books, copies
+
+# Built once: building a statement and its cache key costs more than SQLite takes to answer it.
+BOOK = select(books).where(books.c.id == bindparam("book_id"))
+COPIES = select(copies).where(copies.c.book_id == bindparam("book_id")).order_by(copies.c.barcode)
 
 
 class SqlBookReader:
@@ -17,12 +21,10 @@ class SqlBookReader:
 
     async def get(self, book_id: UUID) -> BookDetails | None:
         async with self._engine.connect() as connection:
-            row = (await connection.execute(select(books).where(books.c.id == book_id))).first()
+            row = (await connection.execute(BOOK, {"book_id": book_id})).first()
             if row is None:
                 return None
-            copy_rows = await connection.execute(
-                select(copies).where(copies.c.book_id == book_id).order_by(copies.c.barcode)
-            )
+            copy_rows = await connection.execute(COPIES, {"book_id": book_id})
             return BookDetails(
                 id=row.id,
                 isbn=row.isbn,

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Row, func, select
+from sqlalchemy import Row, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from shelfmark.lending.application.queries import HoldView
@@ -17,17 +17,26 @@ WAITING = HoldStatus.WAITING.value
 READY = HoldStatus.READY.value
 ACTIVE = (WAITING, READY)
 
+# Built once: building a statement and its cache key costs more than SQLite takes to answer it.
+COPIES_ON_HOLD_SHELF = select(holds.c.copy_id).where(
+    holds.c.copy_id.in_(bindparam("copy_ids", expanding=True)), holds.c.status == READY
+)
+COPIES_ON_LOAN = select(loans.c.copy_id).where(
+    loans.c.copy_id.in_(bindparam("copy_ids", expanding=True)), loans.c.returned_at.is_(None)
+)
+HOLDS_WAITING = (
+    select(holds.c.book_id, func.count())
+    .where(holds.c.book_id.in_(bindparam("book_ids", expanding=True)), holds.c.status == WAITING)
+    .group_by(holds.c.book_id)
+)
+
 
 async def copy_states(connection: AsyncConnection, copy_ids: list[UUID]) -> dict[UUID, str]:
     if not copy_ids:
         return {}
-    kept = await connection.scalars(
-        select(holds.c.copy_id).where(holds.c.copy_id.in_(copy_ids), holds.c.status == READY)
-    )
+    kept = await connection.scalars(COPIES_ON_HOLD_SHELF, {"copy_ids": copy_ids})
     states = {copy_id: "on_hold_shelf" for copy_id in kept}
-    out = await connection.scalars(
-        select(loans.c.copy_id).where(loans.c.copy_id.in_(copy_ids), loans.c.returned_at.is_(None))
-    )
+    out = await connection.scalars(COPIES_ON_LOAN, {"copy_ids": copy_ids})
     states.update({copy_id: "on_loan" for copy_id in out})
     return states
 
@@ -36,11 +45,7 @@ async def holds_waiting(connection: AsyncConnection, book_ids: Iterable[UUID]) -
     ids = list(book_ids)
     if not ids:
         return {}
-    rows = await connection.execute(
-        select(holds.c.book_id, func.count())
-        .where(holds.c.book_id.in_(ids), holds.c.status == WAITING)
-        .group_by(holds.c.book_id)
-    )
+    rows = await connection.execute(HOLDS_WAITING, {"book_ids": ids})
     return {book_id: int(count) for book_id, count in rows}
 
 
