@@ -16,6 +16,7 @@ import pytest
 
 from shelfmark.bootstrap import Shelfmark
 from shelfmark.search.infrastructure import postgres as postgres_search
+from shelfmark.search.infrastructure import sqlite as sqlite_search
 from tests.e2e.conftest import Desk
 from tests.support.events import settle
 
@@ -256,11 +257,10 @@ async def test_a_ranked_cursor_is_a_problem_in_the_title_list(
 async def test_a_common_word_lists_its_books_most_copies_first_page_by_page(
     api: httpx.AsyncClient, desk: Desk, shelfmark: Shelfmark, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """On PostgreSQL a word too common to rank every entry holding it lists them in popularity
-    order (most copies first, then by id, descending); here every word counts as common."""
-    if not is_postgres(shelfmark):
-        pytest.skip("SQLite ranks every match (FTS5); only PostgreSQL tells a common word")
+    """A word too common to rank every entry holding it lists them in popularity order (most
+    copies first, then by id, descending); here every word counts as common."""
     monkeypatch.setattr(postgres_search, "RANKED_AT_MOST", 0)
+    monkeypatch.setattr(sqlite_search, "RANKED_AT_MOST", 0)
     for n in range(7):
         book = await desk.book(title=f"Garden {n}", author="Ann Lee")
         for c in range(n % 3):
