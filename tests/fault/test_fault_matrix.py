@@ -1,12 +1,14 @@
-"""The fault matrix: each dependency (PostgreSQL, the Redis read cache, RabbitMQ, SMTP) behind
-a TCP proxy, each fault (latency, blackhole, reset) on for a few seconds while librarians work
-over loopback HTTP, then cleared while they go on.
+"""The fault matrix: each dependency (PostgreSQL, the Redis read cache, RabbitMQ, SMTP, etcd)
+behind a TCP proxy, each fault (latency, blackhole, reset) on for a few seconds while
+librarians work over loopback HTTP, then cleared while they go on.
 
 What must hold: no answer is a 500 or comes later than the request budget (plus scheduling
 slack); only the database's faults may cost the desk anything, and then as 503 problem+json
 with Retry-After; events wait in the outbox and e-mails in the notifications table while
-their dependency is away; once the fault clears, everything recovers by itself, with every
-event applied once, every e-mail received once and every acknowledged loan stored.
+their dependency is away; etcd's live settings stay as they were while readiness says etcd is
+degraded; once the fault clears, everything recovers by itself, with every event applied once,
+every e-mail received once, every acknowledged loan stored and a policy change made in etcd
+during the fault applied.
 
 `make faults` runs it with SHELFMARK_FAULTS_REPORT=bench/results/faults.md, which writes the
 figures there.
@@ -23,6 +25,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
@@ -35,6 +38,7 @@ from shelfmark.notifications.infrastructure.orm import notifications
 from shelfmark.seedwork.infrastructure.database import Engines, create_engines
 from shelfmark.seedwork.infrastructure.outbox import outbox
 from shelfmark.seedwork.infrastructure.rabbitmq_dead_letters import RabbitMQDeadLetters
+from tests.cluster.etcd import Etcd, etcd_server
 from tests.fault.matrix import Answers, Figures, desk, pairs, served, write_report
 from tests.support.broker import RABBITMQ_HOST, RABBITMQ_PORT, amqp_url, eventually
 from tests.support.counting_consumer import CountingConsumer
@@ -45,9 +49,9 @@ from tests.support.tcp_proxy import TcpProxy
 
 pytestmark = [pytest.mark.fault, pytest.mark.postgres]
 
-DEPENDENCIES = ("postgres", "redis", "rabbitmq", "smtp")
+DEPENDENCIES = ("postgres", "redis", "rabbitmq", "smtp", "etcd")
 FAULTS = ("latency", "blackhole", "reset")
-#: What `make test` runs (the others are `long`: `make faults` runs all twelve): a blackhole,
+#: What `make test` runs (the others are `long`: `make faults` runs all fifteen): a blackhole,
 #: the fault a timeout must end, for each dependency, and the database's connection resets.
 QUICK = frozenset({*((d, "blackhole") for d in DEPENDENCIES), ("postgres", "reset")})
 CASES = [
@@ -56,7 +60,7 @@ CASES = [
     for f in FAULTS
 ]
 #: Per direction. Redis's is past the cache's own timeout (0.25 s): the cache gives up on it.
-LATENCY_MS = {"postgres": 20, "redis": 400, "rabbitmq": 50, "smtp": 100}
+LATENCY_MS = {"postgres": 20, "redis": 400, "rabbitmq": 50, "smtp": 100, "etcd": 100}
 BUDGET = 5.0
 #: Allowance on top of the budget for loopback HTTP and a busy event loop, as seen by a client.
 SLACK = 2.0
@@ -65,6 +69,7 @@ PAIRS = 6
 AFTER_STEPS = 3
 SETTLE_WITHIN = 40.0
 CIRCULATION = frozenset({"BookBorrowed", "BookReturned"})
+LOAN_PERIOD = "policy/categories.regular.loan_period_days"
 REPORT = os.environ.get("SHELFMARK_FAULTS_REPORT")
 
 figures: list[Figures] = []
@@ -83,8 +88,10 @@ class Rig:
     proxies: dict[str, TcpProxy]
     smtp: LocalSmtpServer
     counting: CountingConsumer
-    #: Not through the proxy: the test's own look at the database.
+    #: Not through the proxies: the test's own look at the database, and etcd itself.
     direct: Engines
+    etcd: Etcd
+    etcd_prefix: str
 
 
 @pytest.fixture
@@ -95,8 +102,11 @@ async def rig(
     effects_table: None,
     tmp_path: Path,
 ) -> AsyncIterator[Rig]:
-    """The service with every dependency behind its own proxy (the SMTP server is local)."""
+    """The service with every dependency behind its own proxy (the SMTP server and etcd are
+    the test's own)."""
     async with redis_prefix() as cache_prefix, contextlib.AsyncExitStack() as stack:
+        etcd = stack.enter_context(etcd_server(tmp_path))
+        etcd_prefix = f"/shelfmark/{prefix}/"
         smtp = LocalSmtpServer()
         await smtp.start()
         stack.push_async_callback(smtp.stop)
@@ -106,6 +116,7 @@ async def rig(
             "redis": TcpProxy(REDIS_HOST, REDIS_PORT),
             "rabbitmq": TcpProxy(RABBITMQ_HOST, RABBITMQ_PORT),
             "smtp": TcpProxy("127.0.0.1", smtp.port),
+            "etcd": TcpProxy("127.0.0.1", int(etcd.url.rsplit(":", 1)[1])),
         }
         for proxy in proxies.values():
             await stack.enter_async_context(proxy)
@@ -132,13 +143,19 @@ async def rig(
             mail_first_retry_seconds=0.5,
             breaker_open_seconds=1,
             relay_poll_seconds=0.2,
+            etcd_endpoints=[etcd.url],
+            etcd_prefix=etcd_prefix,
             var_dir=tmp_path,
             scheduler_enabled=False,
         )
         counting = CountingConsumer(engines.write, CIRCULATION)
         app = bootstrap(settings, engines=engines, consumers=[counting])
+        # The start reads etcd directly: that read is synchronous (nothing is served yet) and
+        # would block the proxy, which runs in this event loop. The watch goes through it.
+        assert app.live is not None
+        app.live.endpoints = [f"http://127.0.0.1:{proxies['etcd'].port}"]
         try:
-            yield Rig(app, proxies, smtp, counting, postgres_engines)
+            yield Rig(app, proxies, smtp, counting, postgres_engines, etcd, etcd_prefix)
         finally:
             for proxy in proxies.values():
                 await proxy.heal()
@@ -219,6 +236,30 @@ class Effects:
         return sum(n - 1 for n in (*self.applied.values(), *self.received.values()) if n > 1)
 
 
+CHANGED_PERIOD = 9
+
+
+def loan_period(app: Shelfmark) -> int:
+    return app.policy.categories["regular"].loan_period_days
+
+
+async def etcd_during_fault(rig: Rig, api: httpx.AsyncClient, fault: str) -> str:
+    """Changes a lending number in etcd while the service cannot see it (it must apply once
+    the fault clears); waits until a cut-off watch is noticed; returns what readiness says."""
+    rig.etcd.put(rig.etcd_prefix + LOAN_PERIOD, str(CHANGED_PERIOD))
+    live = rig.app.live
+    assert live is not None
+    if fault != "latency":
+
+        async def noticed() -> bool:
+            return live.state == "down"
+
+        await eventually(noticed, within=SETTLE_WITHIN, what="the lost etcd watch noticed")
+    ready = await api.get("/health/ready")
+    assert ready.status_code == 200, "etcd down must not take the process out of service"
+    return str(ready.json()["checks"]["etcd"])
+
+
 async def dead_letters(rig: Rig) -> int:
     """Events a consumer gave up on: their effect is missing until they are replayed."""
     assert rig.app.events.topology is not None
@@ -266,6 +307,7 @@ async def test_a_fault_costs_at_most_503s_and_loses_nothing(
 
             await asyncio.gather(*(desk(api, p, answers, until=over, loan=None) for p in made))
             watch.cancel()
+            etcd_seen = await etcd_during_fault(rig, api, fault) if dependency == "etcd" else None
             await proxy.heal()
             healed = time.monotonic()
 
@@ -280,7 +322,8 @@ async def test_a_fault_costs_at_most_503s_and_loses_nothing(
             await asyncio.gather(*(desk(api, pair, answers, steps=AFTER_STEPS) for pair in made))
 
             async def settled() -> bool:
-                return (await effects(rig)).settled
+                policy_applied = dependency != "etcd" or loan_period(rig.app) == CHANGED_PERIOD
+                return policy_applied and (await effects(rig)).settled
 
             await seconds_until(settled, within=SETTLE_WITHIN)
             settled_in = time.monotonic() - healed
@@ -326,3 +369,7 @@ async def test_a_fault_costs_at_most_503s_and_loses_nothing(
     assert doubled == 0
     assert dead == 0, "a consumer gave up on an event instead of waiting for the database"
     assert lost == 0
+    if dependency == "etcd":
+        expected = "ok" if fault == "latency" else "degraded"
+        assert etcd_seen == expected, "readiness should tell whether etcd is reachable"
+        assert loan_period(rig.app) == CHANGED_PERIOD, "the change made during the fault"

@@ -10,6 +10,12 @@ Keys under the deployment's prefix (`SHELFMARK_ETCD_PREFIX`):
 A value that does not validate is refused with an error log line naming the key, and the last
 good value stays. An environment variable beats etcd, also live. Deleting a key brings back
 the value the process started with (a policy key: the preset and file's value).
+
+A watch is one long HTTP stream, silent while nothing changes, so a connection that a network
+fault left dead looks just like a quiet one. Every `PROBE_SECONDS` the process asks etcd
+directly (a keys-only read of the prefix, bounded by `PROBE_TIMEOUT_SECONDS`); when that fails
+the watch is dropped, readiness reports etcd `degraded`, and the keys are read again and
+watched anew once etcd answers, which also applies whatever changed meanwhile.
 """
 
 from __future__ import annotations
@@ -54,6 +60,8 @@ RATE_LIMITS = {
 #: Safe to change while running: read where they are used, on every use.
 LIVE_SETTINGS = frozenset({"cache_ttl_seconds", *RATE_LIMITS})
 RETRY_SECONDS = 1.0
+PROBE_SECONDS = 2.0
+PROBE_TIMEOUT_SECONDS = 2.0
 
 
 def policy_value(raw: str) -> Any:
@@ -109,8 +117,7 @@ class LiveSettings:
             try:
                 async with httpx.AsyncClient(timeout=httpx.Timeout(5, read=None)) as client:
                     revision = await self._read_all(client)
-                    async for key, raw in self._watch(client, revision + 1):
-                        self.apply(key, raw)
+                    await self._follow(client, revision + 1)
             except asyncio.CancelledError:
                 raise
             except (httpx.HTTPError, EtcdUnavailable, ValueError, KeyError) as error:
@@ -140,6 +147,32 @@ class LiveSettings:
             log.info("etcd watch established", endpoint=self._endpoint(), prefix=self.prefix)
         self.state = "ok"
         return int(body["header"]["revision"])
+
+    async def _follow(self, client: httpx.AsyncClient, start: int) -> None:
+        """Applies the watch's changes until it ends or a probe finds etcd unreachable."""
+        watch = asyncio.create_task(self._apply_watched(client, start))
+        try:
+            while True:
+                done, _ = await asyncio.wait({watch}, timeout=PROBE_SECONDS)
+                if done:
+                    watch.result()  # the stream failed: its error
+                    raise EtcdUnavailable("the watch stream ended")
+                await self._probe(client)
+        finally:
+            watch.cancel()
+            await asyncio.gather(watch, return_exceptions=True)
+
+    async def _apply_watched(self, client: httpx.AsyncClient, start: int) -> None:
+        async for key, raw in self._watch(client, start):
+            self.apply(key, raw)
+
+    async def _probe(self, client: httpx.AsyncClient) -> None:
+        response = await client.post(
+            f"{self._endpoint()}/v3/kv/range",
+            json=prefix_range(self.prefix) | {"keys_only": True, "limit": 1},
+            timeout=PROBE_TIMEOUT_SECONDS,
+        )
+        response.raise_for_status()
 
     async def _watch(
         self, client: httpx.AsyncClient, start: int
