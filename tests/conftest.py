@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -16,6 +16,7 @@ from tests.support.databases import (
     sqlite_copy,
     truncate_all,
 )
+from tests.support.replica import database_on_replica, session_replica
 
 BACKENDS = ["sqlite", "postgres"]
 
@@ -39,6 +40,19 @@ async def postgres_url() -> AsyncIterator[str]:
         finally:
             await engines.dispose()
         yield url
+
+
+@pytest.fixture(scope="session")
+def replica_port() -> Iterator[int]:
+    """A streaming replica of the local PostgreSQL for the session (tests/support/replica.py)."""
+    with session_replica() as port:
+        yield port
+
+
+@pytest.fixture(scope="session")
+async def replica_url(replica_port: int, postgres_url: str) -> str:
+    """The session's database on the replica, once the replica has it."""
+    return await database_on_replica(replica_port, postgres_url)
 
 
 @pytest.fixture

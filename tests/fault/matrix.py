@@ -196,7 +196,9 @@ def write_report(
         "librarians borrow, return and read over loopback HTTP; then the fault is cleared and "
         "they go on. Request budget "
         f"{budget:g} s. *Recovery*: from clearing the fault to the first successful write and "
-        "read; *settled*: to every event applied and every e-mail sent. *Lost* counts events "
+        "read; *settled*: to every event applied and every e-mail sent (for etcd also the "
+        "loan period changed in etcd during the fault applied; for the replica also readiness "
+        "reporting it in use again). *Lost* counts events "
         "never applied, e-mails never sent, acknowledged loans missing and events a consumer "
         "dead-lettered (also shown alone: they wait in a dead-letter queue for a replay); "
         "*doubled* counts events applied twice and e-mails received twice.",

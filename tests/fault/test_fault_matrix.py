@@ -45,13 +45,14 @@ from tests.support.counting_consumer import CountingConsumer
 from tests.support.mail_servers import LocalSmtpServer
 from tests.support.redis_cache import REDIS_HOST, REDIS_PORT
 from tests.support.redis_cache import private_prefix as redis_prefix
+from tests.support.replica import database_on_replica
 from tests.support.tcp_proxy import TcpProxy
 
 pytestmark = [pytest.mark.fault, pytest.mark.postgres]
 
-DEPENDENCIES = ("postgres", "redis", "rabbitmq", "smtp", "etcd")
+DEPENDENCIES = ("postgres", "replica", "redis", "rabbitmq", "smtp", "etcd")
 FAULTS = ("latency", "blackhole", "reset")
-#: What `make test` runs (the others are `long`: `make faults` runs all fifteen): a blackhole,
+#: What `make test` runs (the others are `long`: `make faults` runs all eighteen): a blackhole,
 #: the fault a timeout must end, for each dependency, and the database's connection resets.
 QUICK = frozenset({*((d, "blackhole") for d in DEPENDENCIES), ("postgres", "reset")})
 CASES = [
@@ -60,7 +61,14 @@ CASES = [
     for f in FAULTS
 ]
 #: Per direction. Redis's is past the cache's own timeout (0.25 s): the cache gives up on it.
-LATENCY_MS = {"postgres": 20, "redis": 400, "rabbitmq": 50, "smtp": 100, "etcd": 100}
+LATENCY_MS = {
+    "postgres": 20,
+    "replica": 20,
+    "redis": 400,
+    "rabbitmq": 50,
+    "smtp": 100,
+    "etcd": 100,
+}
 BUDGET = 5.0
 #: Allowance on top of the budget for loopback HTTP and a busy event loop, as seen by a client.
 SLACK = 2.0
@@ -101,9 +109,10 @@ async def rig(
     prefix: str,
     effects_table: None,
     tmp_path: Path,
+    request: pytest.FixtureRequest,
 ) -> AsyncIterator[Rig]:
     """The service with every dependency behind its own proxy (the SMTP server and etcd are
-    the test's own)."""
+    the test's own); for the replica's cases, reads from a streaming replica too."""
     async with redis_prefix() as cache_prefix, contextlib.AsyncExitStack() as stack:
         etcd = stack.enter_context(etcd_server(tmp_path))
         etcd_prefix = f"/shelfmark/{prefix}/"
@@ -120,10 +129,18 @@ async def rig(
         }
         for proxy in proxies.values():
             await stack.enter_async_context(proxy)
+        read_url = None
+        if request.node.callspec.params["dependency"] == "replica":
+            port = request.getfixturevalue("replica_port")  # started on first use only
+            replica = make_url(await database_on_replica(port, postgres_url))
+            proxies["replica"] = TcpProxy("127.0.0.1", replica.port or 5432)
+            await stack.enter_async_context(proxies["replica"])
+            read_url = replica.set(host="127.0.0.1", port=proxies["replica"].port)
         engines = create_engines(
             database.set(host="127.0.0.1", port=proxies["postgres"].port).render_as_string(
                 hide_password=False
             ),
+            read_url=read_url.render_as_string(hide_password=False) if read_url else None,
             connect_timeout=1.0,
             statement_timeout=1.0,
         )
@@ -260,6 +277,23 @@ async def etcd_during_fault(rig: Rig, api: httpx.AsyncClient, fault: str) -> str
     return str(ready.json()["checks"]["etcd"])
 
 
+async def replica_state(api: httpx.AsyncClient) -> str:
+    """What readiness says of the replica (`degraded`: reads go to the primary)."""
+    ready = await api.get("/health/ready")
+    assert ready.status_code == 200, "the replica must not take the process out of service"
+    return str(ready.json()["checks"]["replica"])
+
+
+async def replica_during_fault(api: httpx.AsyncClient, fault: str) -> None:
+    """A replica cut off is seen as degraded; one that is only slow stays in use."""
+    expected = "ok" if fault == "latency" else "degraded"
+
+    async def seen() -> bool:
+        return await replica_state(api) == expected
+
+    await eventually(seen, within=SETTLE_WITHIN, what=f"readiness: the replica {expected}")
+
+
 async def dead_letters(rig: Rig) -> int:
     """Events a consumer gave up on: their effect is missing until they are replayed."""
     assert rig.app.events.topology is not None
@@ -308,6 +342,8 @@ async def test_a_fault_costs_at_most_503s_and_loses_nothing(
             await asyncio.gather(*(desk(api, p, answers, until=over, loan=None) for p in made))
             watch.cancel()
             etcd_seen = await etcd_during_fault(rig, api, fault) if dependency == "etcd" else None
+            if dependency == "replica":
+                await replica_during_fault(api, fault)
             await proxy.heal()
             healed = time.monotonic()
 
@@ -323,7 +359,8 @@ async def test_a_fault_costs_at_most_503s_and_loses_nothing(
 
             async def settled() -> bool:
                 policy_applied = dependency != "etcd" or loan_period(rig.app) == CHANGED_PERIOD
-                return policy_applied and (await effects(rig)).settled
+                replica_back = dependency != "replica" or await replica_state(api) == "ok"
+                return policy_applied and replica_back and (await effects(rig)).settled
 
             await seconds_until(settled, within=SETTLE_WITHIN)
             settled_in = time.monotonic() - healed

@@ -8,14 +8,10 @@ replica has it under the same name. With CI=true a replica that cannot start fai
 from __future__ import annotations
 
 import asyncio
-import os
-import socket
 import statistics
-import subprocess
-import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -34,90 +30,20 @@ from shelfmark.seedwork.infrastructure.database import Engines, create_engines
 from shelfmark.seedwork.infrastructure.replica import ReplicaEngine, format_lsn, parse_lsn
 from tests.support.auth import FreshToken, admin, as_librarian
 from tests.support.clock import MutableClock
-from tests.support.databases import service_missing, truncate_all
+from tests.support.databases import truncate_all
+from tests.support.replica import CATCH_UP_SECONDS, connect
 from tests.support.tcp_proxy import TcpProxy
 
 pytestmark = pytest.mark.postgres
 
-REPOSITORY = Path(__file__).resolve().parents[2]
-SCRIPT = REPOSITORY / "scripts" / "replica.sh"
-REPLICA_PORT = int(os.environ.get("SHELFMARK_REPLICA_PORT", "5433"))
-CATCH_UP_SECONDS = 15.0
 LSN_HEADER = HEADER.decode()
-
-
-def replica_sh(command: str, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["bash", str(SCRIPT), command],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-        env={**os.environ, **env},
-    )
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-@pytest.fixture(scope="session")
-def replica_port() -> Iterator[int]:
-    """A replica for the session: the one `make replica-up` started, left running, if there is
-    one; else a replica of the session's own (port and directory), started and then stopped,
-    so that two test sessions on one machine never stop or pause each other's."""
-    if replica_sh("status").returncode == 0:
-        yield REPLICA_PORT
-        return
-    port = free_port()
-    # Under the system's temporary directory: the server runs as the postgres user, who may
-    # not reach into the checkout (CI clones into a directory only its owner can enter).
-    directory = tempfile.mkdtemp(prefix=f"shelfmark-replica-{port}-")
-    env = {"SHELFMARK_REPLICA_PORT": str(port), "SHELFMARK_REPLICA_DIR": directory}
-    try:
-        started = replica_sh("start", **env)
-    except (OSError, subprocess.TimeoutExpired) as error:
-        service_missing("a streaming replica (scripts/replica.sh start)", error)
-    lock = REPOSITORY / "var" / f".replica-{port}.lock"
-    if started.returncode != 0:
-        replica_sh("stop", **env)
-        lock.unlink(missing_ok=True)
-        reason = (started.stderr or started.stdout).strip()
-        service_missing("a streaming replica (scripts/replica.sh start)", RuntimeError(reason))
-    yield port
-    stopped = replica_sh("stop", **env)
-    lock.unlink(missing_ok=True)
-    assert stopped.returncode == 0, stopped.stderr
-
-
-@pytest.fixture(scope="session")
-async def replica_url(replica_port: int, postgres_url: str) -> str:
-    """The session's database on the replica, once the replica has it."""
-    url = make_url(postgres_url).set(port=replica_port)
-    deadline = time.monotonic() + CATCH_UP_SECONDS
-    while True:
-        try:
-            connection = await _connect(url.render_as_string(hide_password=False))
-        except (OSError, asyncpg.PostgresError):
-            if time.monotonic() > deadline:
-                raise
-            await asyncio.sleep(0.05)
-        else:
-            await connection.close()
-            return url.render_as_string(hide_password=False)
-
-
-async def _connect(url: str) -> asyncpg.Connection:
-    return await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"), timeout=5)
 
 
 @pytest.fixture
 async def replica(replica_url: str) -> AsyncIterator[asyncpg.Connection]:
     """A plain connection to the replica; replay runs again when the test ends, whatever
     happened."""
-    connection = await _connect(replica_url)
+    connection = await connect(replica_url)
     yield connection
     await connection.execute("SELECT pg_wal_replay_resume()")
     await connection.close()
