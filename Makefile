@@ -73,6 +73,7 @@ $(BENCH_STAMP): $(STAMP) bench/constraints.txt
 	touch $(BENCH_STAMP)
 
 bench: $(BENCH_STAMP)  ## the embedded mode under the 93/7 mix, step by step, and the ceiling
+	@command -v wrk >/dev/null || echo "wrk is missing (apt-get install wrk): the report will have no wrk figures"
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 bench-long: $(BENCH_STAMP)  ## the same with 60 s steps, up to 128 users

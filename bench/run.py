@@ -278,8 +278,10 @@ def run_locust(
     env: dict[str, str],
     work: Path,
     generator_prefix: list[str],
+    profile: Path | None = None,
 ) -> Step:
-    """One headless Locust run; statistics reset after `settle` seconds (the logins)."""
+    """One headless Locust run; statistics reset after `settle` seconds (the logins). With
+    `profile`, py-spy samples the server through the measured part into that flame graph."""
     prefix = work / f"locust-{label}"
     mix_file = work / f"mix-{label}.json"
     env = env | {
@@ -313,6 +315,27 @@ def run_locust(
     time.sleep(settle)
     sampler = RssSampler(server.process.pid)
     sampler.start()
+    profiler = None
+    if profile is not None:
+        profiler = subprocess.Popen(
+            [
+                *generator_prefix,
+                os.path.relpath(Path(sys.executable).parent / "py-spy", ROOT),
+                "record",
+                "--pid",
+                str(server.process.pid),
+                "--duration",
+                f"{seconds:.0f}",
+                "--rate",
+                "100",
+                "--nonblocking",
+                "--output",
+                os.path.relpath(profile, ROOT),
+            ],
+            cwd=ROOT,  # relative paths: the flame graph's title shows the command
+            stdout=subprocess.DEVNULL,
+            stderr=(work / f"{label}-py-spy.err").open("wb"),
+        )
     cpu_start, wall_start = cpu_seconds(server.process.pid), time.monotonic()
     try:
         locust.wait(timeout=settle + seconds + 60)
@@ -320,6 +343,8 @@ def run_locust(
         locust.kill()
         locust.wait(timeout=10)
     wall = time.monotonic() - wall_start
+    if profiler is not None:
+        profiler.wait(timeout=60)
     server_cpu = (cpu_seconds(server.process.pid) - cpu_start) / wall
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     generator = (after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime) / (
@@ -340,6 +365,69 @@ def run_locust(
     if mix_file.exists():
         step.mix = json.loads(mix_file.read_text())
     return step
+
+
+@dataclass
+class WrkRun:
+    """One wrk run against one read path: its throughput and latencies (ms), and every answer
+    that was not a 2xx or never came (wrk counts them in its RPS, so they are reported)."""
+
+    rps: float
+    p50: float
+    p99: float
+    requests: int
+    not_2xx: int
+    socket_errors: int
+
+
+WRK_LATENCY = {"50%": "p50", "99%": "p99"}
+
+
+def run_wrk(
+    url: str, connections: int, seconds: float, generator_prefix: list[str]
+) -> WrkRun | None:
+    """wrk (one thread, `connections` keep-alive connections) on the generator's core; None
+    when wrk is not installed (`apt-get install wrk`)."""
+    if shutil.which("wrk") is None:
+        return None
+    command = [
+        *generator_prefix,
+        "wrk",
+        "-t1",
+        f"-c{connections}",
+        f"-d{seconds:.0f}s",
+        "--latency",
+        url,
+    ]
+    out = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 30).stdout
+    figures: dict[str, float] = {"not_2xx": 0, "socket_errors": 0}
+    for line in out.splitlines():
+        words = line.split()
+        if words and words[0] in WRK_LATENCY:
+            figures[WRK_LATENCY[words[0]]] = wrk_ms(words[1])
+        elif line.startswith("Requests/sec:"):
+            figures["rps"] = float(words[1])
+        elif "requests in" in line:
+            figures["requests"] = int(words[0])
+        elif line.strip().startswith("Non-2xx"):
+            figures["not_2xx"] = int(words[-1])
+        elif line.strip().startswith("Socket errors"):
+            figures["socket_errors"] = sum(int(w.strip(",")) for w in words[3::2])
+    return WrkRun(
+        figures["rps"],
+        figures["p50"],
+        figures["p99"],
+        int(figures["requests"]),
+        int(figures["not_2xx"]),
+        int(figures["socket_errors"]),
+    )
+
+
+def wrk_ms(text: str) -> float:
+    for unit, factor in (("us", 0.001), ("ms", 1.0), ("s", 1000.0)):
+        if text.endswith(unit):
+            return float(text.removesuffix(unit)) * factor
+    return float(text)
 
 
 def capture(url: str) -> bytes:
@@ -394,6 +482,33 @@ HEADER = [
 ]
 
 
+def wrk_table(
+    runs: dict[str, WrkRun | None], reads: dict[str, str], connections: int, seconds: float
+) -> str:
+    if any(run is None for run in runs.values()):
+        return "wrk is not installed (`apt-get install wrk`): no figures."
+    lines = [
+        f"wrk ({connections} keep-alive connections, one thread, {seconds:.0f} s, on the "
+        "generator's core) costs far less CPU per request than Locust, so its bare figure is "
+        "closer to what the server itself can do and the ratio is the honest one. Non-2xx "
+        "answers and socket errors are listed because wrk counts them in its RPS.",
+        "",
+        "| read | Shelfmark RPS | p50 ms | p99 ms | bare RPS | p50 ms | p99 ms | non-2xx, "
+        "socket errors | Shelfmark / bare |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, path in reads.items():
+        ours, bare = runs[f"{name}-shelfmark"], runs[f"{name}-ceiling"]
+        if ours is None or bare is None:
+            continue
+        lines.append(
+            f"| `GET {path}` | {ours.rps:.0f} | {ours.p50:.1f} | {ours.p99:.1f} | {bare.rps:.0f} "
+            f"| {bare.p50:.1f} | {bare.p99:.1f} | {ours.not_2xx + bare.not_2xx}, "
+            f"{ours.socket_errors + bare.socket_errors} | **{ours.rps / bare.rps:.3f}** |"
+        )
+    return "\n".join(lines)
+
+
 def table(steps: list[Step]) -> str:
     lines = ["| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
     lines += ["| " + " | ".join(row(s)) + " |" for s in steps]
@@ -427,6 +542,32 @@ def plot(steps: list[Step], ceilings: dict[str, float], path: Path, title: str) 
     plt.close(figure)
 
 
+def build_data_set(
+    args: argparse.Namespace, env: dict[str, str], database: Path, rng: random.Random
+) -> dict[str, Any]:
+    """Seeds `database` through the CLI, then the bench-only loans and logins."""
+    shelfmark = [sys.executable, "-m", "shelfmark"]
+    log(f"seeding {args.books:,} books and {args.patrons:,} patrons into {database}")
+    subprocess.run(
+        [*shelfmark, "seed", "--books", str(args.books), "--patrons", str(args.patrons)],
+        env=env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+        timeout=600,
+    )
+    subprocess.run(
+        [*shelfmark, "users", "create", STAFF["username"], "--password-stdin"],
+        input=STAFF["password"] + "\n",
+        text=True,
+        env=env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+        timeout=120,
+    )
+    log(f"adding {args.loans:,} active loans and {args.logins:,} patron logins")
+    return add_loans_and_logins(database, args.loans, args.logins, rng)
+
+
 # --- main -------------------------------------------------------------------------------------
 
 
@@ -441,6 +582,20 @@ def main() -> None:
     parser.add_argument("--step-seconds", type=float, default=None)
     parser.add_argument("--ceiling-users", type=int, default=32)
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="one more step at the top concurrency under py-spy: <date>-embedded-flame.svg",
+    )
+    parser.add_argument(
+        "--mix-only", action="store_true", help="the mix steps only: no ceiling, no report"
+    )
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=None,
+        help="keep the seeded data set in this directory and reuse it when it is already there",
+    )
     args = parser.parse_args()
     steps_users = [
         int(u) for u in (args.users or ("8,16,32,64,128" if args.long else "8,16,32,64")).split(",")
@@ -467,26 +622,19 @@ def main() -> None:
         }
         shelfmark = [sys.executable, "-m", "shelfmark"]
 
-        log(f"seeding {args.books:,} books and {args.patrons:,} patrons into {database}")
         t0 = time.monotonic()
-        subprocess.run(
-            [*shelfmark, "seed", "--books", str(args.books), "--patrons", str(args.patrons)],
-            env=env,
-            check=True,
-            stdout=subprocess.DEVNULL,
-            timeout=600,
-        )
-        subprocess.run(
-            [*shelfmark, "users", "create", STAFF["username"], "--password-stdin"],
-            input=STAFF["password"] + "\n",
-            text=True,
-            env=env,
-            check=True,
-            stdout=subprocess.DEVNULL,
-            timeout=120,
-        )
-        log(f"adding {args.loans:,} active loans and {args.logins:,} patron logins")
-        fixtures = add_loans_and_logins(database, args.loans, args.logins, rng)
+        sizes = f"{args.books}-{args.patrons}-{args.loans}-{args.logins}"
+        saved = args.data / sizes if args.data else None
+        if saved and (saved / "fixtures.json").exists():
+            log(f"reusing the data set in {saved}")
+            shutil.copy(saved / "shelfmark.db", database)
+            fixtures = json.loads((saved / "fixtures.json").read_text())
+        else:
+            fixtures = build_data_set(args, env, database, rng)
+            if saved:
+                saved.mkdir(parents=True, exist_ok=True)
+                shutil.copy(database, saved / "shelfmark.db")
+                (saved / "fixtures.json").write_text(json.dumps(fixtures))
         fixtures_file = work / "fixtures.json"
         fixtures_file.write_text(json.dumps(fixtures))
         seed_seconds = time.monotonic() - t0
@@ -509,7 +657,7 @@ def main() -> None:
                 bodies[path] = str(body_file)
             (work / "bodies.json").write_text(json.dumps(bodies))
 
-            def mix(label: str, users: int, seconds: float) -> Step:
+            def mix(label: str, users: int, seconds: float, profile: Path | None = None) -> Step:
                 return run_locust(
                     label,
                     server,
@@ -521,6 +669,7 @@ def main() -> None:
                     locust_env,
                     work,
                     generator_prefix,
+                    profile,
                 )
 
             log("warming up: 16 users, 10 s")
@@ -530,6 +679,12 @@ def main() -> None:
                 log(f"mix step: {users} users, {step_seconds:.0f} s")
                 steps.append(mix(f"{users}", users, step_seconds))
                 log("  " + " | ".join(row(steps[-1])))
+            if args.profile:
+                flame = args.out / f"{datetime.now(UTC):%Y-%m-%d}-embedded-flame.svg"
+                log(f"profiling {steps_users[-1]} users for {step_seconds:.0f} s into {flame}")
+                mix("profile", steps_users[-1], step_seconds, flame)
+            if args.mix_only:
+                return
 
             ceiling = start(
                 "ceiling",
@@ -569,6 +724,15 @@ def main() -> None:
                         generator_prefix,
                     )
                     log("  " + " | ".join(row(read_steps[label])))
+            wrk_runs: dict[str, WrkRun | None] = {}
+            for name, path in reads.items():
+                for target in (server, ceiling):
+                    label = f"{name}-{target.name}"
+                    log(f"read path {path} on {target.name}: wrk, {args.ceiling_users} connections")
+                    wrk_runs[label] = run_wrk(
+                        target.url + path, args.ceiling_users, ceiling_seconds, generator_prefix
+                    )
+                    log(f"  {wrk_runs[label]}")
         finally:
             server.stop()
             if ceiling:
@@ -579,6 +743,7 @@ def main() -> None:
             args,
             steps,
             read_steps,
+            wrk_runs,
             reads,
             body_sizes,
             pinned,
@@ -594,6 +759,7 @@ def write_report(
     args: argparse.Namespace,
     steps: list[Step],
     read_steps: dict[str, Step],
+    wrk_runs: dict[str, WrkRun | None],
     reads: dict[str, str],
     body_sizes: dict[str, int],
     pinned: str,
@@ -692,6 +858,7 @@ def write_report(
         if errors
         else "None: every request got an expected answer."
     )
+    wrk_text = wrk_table(wrk_runs, reads, args.ceiling_users, ceiling_seconds)
     cores = os.cpu_count()
     text = f"""# Benchmark: embedded mode (SQLite), {now:%Y-%m-%d %H:%M} UTC
 
@@ -759,6 +926,10 @@ If the generator's CPU on the bare run is near 100%, the bare app was not the li
 (here about {generator_us:.0f} µs of CPU per request) saturated its core first, so the "ceiling"
 is the generator's own ceiling and the ratio overstates Shelfmark's share of what the server
 could do.
+
+### The same, measured with wrk
+
+{wrk_text}
 
 ## Errors
 
