@@ -99,6 +99,12 @@ class Settings(BaseSettings):
         description="Where rate-limit counters live: async+memory:// (one process) or "
         "async+redis://host:6379 (shared by every API process).",
     )
+    rate_limit_timeout_seconds: float = Field(
+        0.25,
+        gt=0,
+        description="Longest one call to the rate-limit counters' Redis may take; a slower one "
+        "lets the request through unlimited (logged).",
+    )
     login_limit_per_account: str = Field(
         "10/minute", description="Failed logins allowed per account (then 429 until the window)."
     )

@@ -24,7 +24,17 @@ class RateLimits:
 
 
 def rate_limits(settings: Settings) -> RateLimits:
-    store = storage.storage_from_string(settings.rate_limit_storage)
+    options: dict[str, float | str] = {}
+    if "redis" in settings.rate_limit_storage.split("://", 1)[0]:
+        # redis-py, as for the read cache (not `limits`' default client). It waits for ever by
+        # default: a Redis that stopped answering would hold every request for its whole budget.
+        timeout = settings.rate_limit_timeout_seconds
+        options = {
+            "implementation": "redispy",
+            "socket_timeout": timeout,
+            "socket_connect_timeout": timeout,
+        }
+    store = storage.storage_from_string(settings.rate_limit_storage, **options)
     return RateLimits(
         MovingWindowRateLimiter(store),
         parse(settings.login_limit_per_account),
