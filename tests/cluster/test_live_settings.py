@@ -170,3 +170,19 @@ async def test_readiness_shows_etcd_and_the_settings_outlive_it(
     ready = await desk_api.get("/health/ready")
     assert ready.status_code == 200 and ready.json()["checks"]["etcd"] == "degraded"
     assert live_app.settings.cache_ttl_seconds == 7
+
+
+async def test_breaker_settings_changed_in_etcd_apply_to_every_breaker(
+    live_app: Shelfmark, etcd: Etcd, prefix: str
+) -> None:
+    names = [snapshot.name for snapshot in live_app.breakers.snapshots()]
+    breakers = [live_app.breakers.get(name) for name in names]
+    assert breakers, "the app's pipeline has breakers (the mail adapter's at least)"
+    with capture_logs() as logs:
+        etcd.put(f"{prefix}settings/breaker_open_seconds", "7")
+        etcd.put(f"{prefix}settings/breaker_failure_rate", "150")  # over 100: refused
+        await eventually(lambda: any("refused" in e["event"] for e in logs), "the refusal")
+        await eventually(
+            lambda: all(b.config.open_seconds == 7 for b in breakers), "the new open time"
+        )
+    assert all(b.config.failure_rate_threshold == 50 for b in breakers)  # the last good value

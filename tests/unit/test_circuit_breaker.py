@@ -608,3 +608,42 @@ def test_registry_snapshots_are_sorted_by_name(ticks: FakeClock) -> None:
     for name in ("search", "mail", "payments"):
         registry.get(name)
     assert [s.name for s in registry.snapshots()] == ["mail", "payments", "search"]
+
+
+# --- live reconfiguration ------------------------------------------------------------------
+
+
+async def test_a_lower_failure_threshold_applies_to_the_calls_already_in_the_window(
+    ticks: FakeClock,
+) -> None:
+    breaker = breaker_with(ticks)
+    await record(breaker, *calls(successes=7, failures=2))
+    breaker.reconfigure(replace(CONFIG, failure_rate_threshold=30.0))
+    await record(breaker, fail)  # 3 of 10: under 50% it would have stayed closed
+    assert breaker.state == "open"
+
+
+async def test_a_different_window_starts_empty(ticks: FakeClock) -> None:
+    breaker = breaker_with(ticks)
+    await record(breaker, *calls(failures=4, successes=5))
+    breaker.reconfigure(replace(CONFIG, window_size=4, minimum_calls=4))
+    await record(breaker, *calls(successes=3), fail)  # 1 of the 4 new calls failed
+    assert breaker.state == "closed"
+    assert breaker.snapshot().calls == 4
+
+
+async def test_an_open_breaker_waits_out_the_new_open_time(ticks: FakeClock) -> None:
+    breaker = await opened(ticks, open_seconds=30.0)
+    breaker.reconfigure(replace(CONFIG, open_seconds=5.0))
+    ticks.advance(5.0)
+    assert await breaker.call(succeed) == "ok"
+    assert breaker.state == "half_open"
+
+
+async def test_the_registry_reconfigures_every_breaker(ticks: FakeClock) -> None:
+    registry = BreakerRegistry(clock=ticks)
+    first, second = registry.get("one", CONFIG), registry.get("two", CONFIG)
+    changed = replace(CONFIG, open_seconds=7.0)
+    registry.reconfigure(changed)
+    assert first.config == second.config == changed
+    assert registry.get("one", changed) is first  # the new settings are the breaker's own now

@@ -33,6 +33,7 @@ import structlog
 from limits import parse
 from pydantic import ValidationError
 
+from shelfmark.bootstrap.events import breaker_config
 from shelfmark.config import Settings
 from shelfmark.lending.domain.policies import LendingPolicy
 from shelfmark.lending.infrastructure.policy_source import PolicyFileError, merged, validated
@@ -57,8 +58,19 @@ RATE_LIMITS = {
     "login_limit_per_client": "per_client_login",
     "request_limit_per_client": "per_client",
 }
+#: The circuit breakers' settings: every breaker of the process is given the new ones.
+BREAKER_SETTINGS = frozenset(
+    {
+        "breaker_window",
+        "breaker_window_size",
+        "breaker_minimum_calls",
+        "breaker_failure_rate",
+        "breaker_slow_call_seconds",
+        "breaker_open_seconds",
+    }
+)
 #: Safe to change while running: read where they are used, on every use.
-LIVE_SETTINGS = frozenset({"cache_ttl_seconds", *RATE_LIMITS})
+LIVE_SETTINGS = frozenset({"cache_ttl_seconds", *RATE_LIMITS, *BREAKER_SETTINGS})
 RETRY_SECONDS = 1.0
 PROBE_SECONDS = 2.0
 PROBE_TIMEOUT_SECONDS = 2.0
@@ -228,6 +240,8 @@ class LiveSettings:
             )
             if name in RATE_LIMITS:
                 item = parse(value)
+            if name in BREAKER_SETTINGS:
+                breakers = breaker_config(self.app.settings.model_copy(update={name: value}))
         except (ValidationError, ValueError) as error:
             problem = setting_problem(error) if isinstance(error, ValidationError) else str(error)
             log.error(
@@ -242,6 +256,8 @@ class LiveSettings:
         if name in RATE_LIMITS:
             changes: dict[str, Any] = {RATE_LIMITS[name]: item}
             self.app.rate_limits = dataclasses.replace(self.app.rate_limits, **changes)
+        if name in BREAKER_SETTINGS:
+            self.app.breakers.reconfigure(breakers)
         log.info("setting changed from etcd", key=full, value=value)
 
     def _apply_policy(self, dotted: str, raw: str | None) -> None:

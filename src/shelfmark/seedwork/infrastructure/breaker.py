@@ -276,6 +276,20 @@ class CircuitBreaker:
             last_transition_at=self._last_transition_at,
         )
 
+    def reconfigure(self, config: BreakerConfig) -> None:
+        """Judges by `config` from now on, in the state it is in (an open breaker waits out the
+        new open time, counted from when it opened). A different window (kind, size or minimum
+        of calls) starts empty; the same window keeps its calls."""
+        window = (config.window, config.window_size, config.effective_minimum_calls)
+        same_window = window == (
+            self.config.window,
+            self.config.window_size,
+            self.config.effective_minimum_calls,
+        )
+        self.config = config
+        if not same_window and self._state == "closed":
+            self._window = _window_for("closed", config)
+
     def reset(self) -> None:
         """Closed, with an empty window and no refusals; calls still in flight are not recorded.
         Reported as a transition only if the breaker was not already closed."""
@@ -383,6 +397,11 @@ class BreakerRegistry:
         ):
             raise ValueError(f"circuit breaker {name!r} already exists with other settings")
         return breaker
+
+    def reconfigure(self, config: BreakerConfig) -> None:
+        """Every breaker judges by `config` from now on (see `CircuitBreaker.reconfigure`)."""
+        for breaker in self._breakers.values():
+            breaker.reconfigure(config)
 
     def snapshots(self) -> list[BreakerSnapshot]:
         return [self._breakers[name].snapshot() for name in sorted(self._breakers)]
