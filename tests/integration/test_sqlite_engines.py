@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
+import time
 
 import pytest
 from sqlalchemy import select, text
@@ -46,9 +47,7 @@ async def test_a_read_runs_beside_an_open_write_and_sees_only_what_was_committed
     async with sqlite_engines.write.begin() as writer:
         await writer.execute(text("INSERT INTO shelf VALUES ('not yet')"))
         async with sqlite_engines.read.connect() as reader:
-            seen = await asyncio.wait_for(
-                reader.scalars(text("SELECT title FROM shelf")), timeout=1
-            )
+            seen = await reader.scalars(text("SELECT title FROM shelf"))
             assert list(seen) == ["committed"]
 
 
@@ -88,3 +87,26 @@ async def test_a_writer_waits_for_another_process_lock_without_stopping_the_loop
     other_process.execute("COMMIT")
     other_process.close()
     await asyncio.wait_for(writer, timeout=10)
+
+
+async def test_a_writer_cancelled_while_it_waits_for_the_lock_stops_waiting_at_once(
+    sqlite_engines: Engines,
+) -> None:
+    other_process = sqlite3.connect(str(sqlite_engines.write.url.database), isolation_level=None)
+    other_process.execute("BEGIN IMMEDIATE")
+
+    async def write() -> None:
+        async with sqlite_engines.write.begin() as connection:
+            await connection.execute(select(job_runs))
+
+    writer = asyncio.create_task(write())
+    for _ in range(100):
+        await asyncio.sleep(0)
+    started = time.monotonic()
+    writer.cancel()  # as the request budget does
+    with pytest.raises(asyncio.CancelledError):
+        await writer
+    assert time.monotonic() - started < 5  # not the rest of the 30 s busy timeout
+    other_process.execute("COMMIT")
+    other_process.close()
+    await asyncio.wait_for(write(), timeout=10)  # the writer connection still works

@@ -107,20 +107,21 @@ def _postgres_engine(
 
 def _sqlite_engine(url: str, *, immediate: bool, echo: bool) -> AsyncEngine:
     """SQLite in WAL mode, its statements run on the event loop's thread (see `inline_sqlite`).
-    The write engine has one connection, so writers queue in its pool (first come, first
-    served) instead of polling the lock in the busy handler's sleeps, and its transactions take
-    the write lock up front (BEGIN IMMEDIATE); the busy timeout is left for another process (a
-    CLI command) holding the lock."""
+    The write engine has one connection, so this process's writers queue for it in the pool
+    instead of polling the lock in the busy handler's sleeps, and its transactions take the
+    write lock up front (BEGIN IMMEDIATE), waiting up to the busy timeout (asynchronously) while
+    another process (a CLI command) holds it."""
     database = make_url(url).database
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
+    lock_wait = SQLITE_BUSY_TIMEOUT_MS / 1000 if immediate else None
     engine = create_async_engine(
         url,
         echo=echo,
         pool_size=1 if immediate else 5,
         max_overflow=0 if immediate else 10,
         connect_args={
-            "async_creator_fn": functools.partial(connect_inline, waits_off_loop=immediate)
+            "async_creator_fn": functools.partial(connect_inline, lock_wait_seconds=lock_wait)
         },
     )
 
@@ -132,6 +133,8 @@ def _sqlite_engine(url: str, *, immediate: bool, echo: bool) -> AsyncEngine:
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        if immediate:  # its BEGIN waits for the lock itself, without blocking the loop
+            cursor.execute("PRAGMA busy_timeout=0")
         cursor.close()
 
     begin = "BEGIN IMMEDIATE" if immediate else "BEGIN"

@@ -7,21 +7,28 @@ read in 10 to 40 µs; and under load each hop waits a whole turn of a busy event
 write transaction of ten statements held the write lock for half a second while reads kept
 the loop busy. So statements run inline: the loop waits the microseconds SQLite takes.
 
-Two calls may wait far longer, and those still go to a thread (`waits_off_loop`, for the
-write connection) so that the loop never blocks on them: `BEGIN IMMEDIATE`, which waits on
-the busy timeout while another process (a CLI command) holds the write lock, and `COMMIT`,
-which may checkpoint the WAL into the database file and sync it. A WAL reader never waits
-for a lock, so the read connections need neither.
+The one wait that can be long is for the write lock that another process (a CLI command)
+holds. The write connection therefore has no busy timeout of its own (`lock_wait_seconds`
+set): its `BEGIN` fails at once when the lock is taken, and is tried again after an
+`asyncio.sleep`, for up to `lock_wait_seconds`, so the loop goes on serving meanwhile and a
+request cancelled while it waits stops waiting. (A worker thread would keep the connection
+busy after a cancellation, and closing it from the loop would then block.) Nothing else waits:
+once a transaction holds the write lock its statements need no other, and a WAL reader does
+not wait for the writer.
 """
 
 from __future__ import annotations
 
 import asyncio
 import sqlite3
+import time
 from collections.abc import Callable, Generator
 from typing import Any
 
 import aiosqlite
+
+FIRST_LOCK_RETRY_SECONDS = 0.001
+LONGEST_LOCK_RETRY_SECONDS = 0.05
 
 
 class _RunNow:
@@ -49,36 +56,52 @@ class InlineConnection(aiosqlite.Connection):
         connector: Callable[[], sqlite3.Connection],
         iter_chunk_size: int,
         *,
-        waits_off_loop: bool,
+        lock_wait_seconds: float | None,
     ) -> None:
         super().__init__(connector, iter_chunk_size)
         self._tx = _RunNow()  # type: ignore[assignment]
-        self._waits_off_loop = waits_off_loop
+        self._lock_wait_seconds = lock_wait_seconds
 
     async def _execute(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         if not self._running or not self._connection:
             raise ValueError("Connection closed")
-        if self._waits_off_loop and self._may_wait(fn, args):
-            return await asyncio.to_thread(fn, *args, **kwargs)
+        if self._lock_wait_seconds is not None and _is_begin(args):
+            return await self._begin(fn, *args, **kwargs)
         return fn(*args, **kwargs)
 
-    def _may_wait(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> bool:
-        if fn == self._conn.commit:
-            return True
-        return bool(args) and isinstance(args[0], str) and args[0].startswith("BEGIN")
+    async def _begin(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        assert self._lock_wait_seconds is not None
+        deadline = time.monotonic() + self._lock_wait_seconds
+        pause = FIRST_LOCK_RETRY_SECONDS
+        while True:
+            try:
+                return fn(*args, **kwargs)
+            except sqlite3.OperationalError as error:
+                busy = error.sqlite_errorcode & 0xFF == sqlite3.SQLITE_BUSY  # or an extended code
+                if not busy or time.monotonic() > deadline:
+                    raise
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, LONGEST_LOCK_RETRY_SECONDS)
 
     def __await__(self) -> Generator[Any, None, aiosqlite.Connection]:
         return self._connect().__await__()  # the base starts its thread here first
 
 
+def _is_begin(args: tuple[Any, ...]) -> bool:
+    return bool(args) and isinstance(args[0], str) and args[0].startswith("BEGIN")
+
+
 def connect_inline(
-    database: str, *, iter_chunk_size: int = 64, waits_off_loop: bool = False, **kwargs: Any
+    database: str,
+    *,
+    iter_chunk_size: int = 64,
+    lock_wait_seconds: float | None = None,
+    **kwargs: Any,
 ) -> InlineConnection:
     """SQLAlchemy's aiosqlite dialect calls this (as `async_creator_fn`) with its connect
     arguments, where it would have called `aiosqlite.connect`."""
-    kwargs["check_same_thread"] = False  # BEGIN and COMMIT may run on a worker thread
     return InlineConnection(
         lambda: sqlite3.connect(database, **kwargs),
         iter_chunk_size,
-        waits_off_loop=waits_off_loop,
+        lock_wait_seconds=lock_wait_seconds,
     )
