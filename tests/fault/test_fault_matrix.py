@@ -98,7 +98,7 @@ class Rig:
     counting: CountingConsumer
     #: Not through the proxies: the test's own look at the database, and etcd itself.
     direct: Engines
-    etcd: Etcd
+    etcd: Etcd | None
     etcd_prefix: str
 
 
@@ -114,7 +114,9 @@ async def rig(
     """The service with every dependency behind its own proxy (the SMTP server and etcd are
     the test's own); for the replica's cases, reads from a streaming replica too."""
     async with redis_prefix() as cache_prefix, contextlib.AsyncExitStack() as stack:
-        etcd = stack.enter_context(etcd_server(tmp_path))
+        dependency = request.node.callspec.params["dependency"]
+        # etcd only for its own cases: a machine without etcd still runs the others.
+        etcd = stack.enter_context(etcd_server(tmp_path)) if dependency == "etcd" else None
         etcd_prefix = f"/shelfmark/{prefix}/"
         smtp = LocalSmtpServer()
         await smtp.start()
@@ -125,12 +127,13 @@ async def rig(
             "redis": TcpProxy(REDIS_HOST, REDIS_PORT),
             "rabbitmq": TcpProxy(RABBITMQ_HOST, RABBITMQ_PORT),
             "smtp": TcpProxy("127.0.0.1", smtp.port),
-            "etcd": TcpProxy("127.0.0.1", int(etcd.url.rsplit(":", 1)[1])),
         }
+        if etcd is not None:
+            proxies["etcd"] = TcpProxy("127.0.0.1", int(etcd.url.rsplit(":", 1)[1]))
         for proxy in proxies.values():
             await stack.enter_async_context(proxy)
         read_url = None
-        if request.node.callspec.params["dependency"] == "replica":
+        if dependency == "replica":
             port = request.getfixturevalue("replica_port")  # started on first use only
             replica = make_url(await database_on_replica(port, postgres_url))
             proxies["replica"] = TcpProxy("127.0.0.1", replica.port or 5432)
@@ -160,17 +163,17 @@ async def rig(
             mail_first_retry_seconds=0.5,
             breaker_open_seconds=1,
             relay_poll_seconds=0.2,
-            etcd_endpoints=[etcd.url],
+            etcd_endpoints=[etcd.url] if etcd else [],
             etcd_prefix=etcd_prefix,
             var_dir=tmp_path,
             scheduler_enabled=False,
         )
         counting = CountingConsumer(engines.write, CIRCULATION)
         app = bootstrap(settings, engines=engines, consumers=[counting])
-        # The start reads etcd directly: that read is synchronous (nothing is served yet) and
-        # would block the proxy, which runs in this event loop. The watch goes through it.
-        assert app.live is not None
-        app.live.endpoints = [f"http://127.0.0.1:{proxies['etcd'].port}"]
+        if app.live is not None:
+            # The start reads etcd directly: that read is synchronous (nothing is served yet)
+            # and would block the proxy, which runs in this event loop. The watch goes through.
+            app.live.endpoints = [f"http://127.0.0.1:{proxies['etcd'].port}"]
         try:
             yield Rig(app, proxies, smtp, counting, postgres_engines, etcd, etcd_prefix)
         finally:
@@ -263,6 +266,7 @@ def loan_period(app: Shelfmark) -> int:
 async def etcd_during_fault(rig: Rig, api: httpx.AsyncClient, fault: str) -> str:
     """Changes a lending number in etcd while the service cannot see it (it must apply once
     the fault clears); waits until a cut-off watch is noticed; returns what readiness says."""
+    assert rig.etcd is not None
     rig.etcd.put(rig.etcd_prefix + LOAN_PERIOD, str(CHANGED_PERIOD))
     live = rig.app.live
     assert live is not None

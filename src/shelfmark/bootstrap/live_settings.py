@@ -143,7 +143,9 @@ class LiveSettings:
 
     async def _read_all(self, client: httpx.AsyncClient) -> int:
         response = await client.post(
-            f"{self._endpoint()}/v3/kv/range", json=prefix_range(self.prefix)
+            f"{self._endpoint()}/v3/kv/range",
+            json=prefix_range(self.prefix),
+            timeout=PROBE_TIMEOUT_SECONDS,  # the client's own has no read timeout (the watch)
         )
         response.raise_for_status()
         body = response.json()

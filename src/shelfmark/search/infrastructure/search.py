@@ -3,9 +3,9 @@
 
 The relevance of a match comes from the database's own full-text search (see `postgres.py`
 and `sqlite.py`); it is rounded to six places so the cursor carries it exactly. Ranking means
-scoring every entry that holds the words before cutting the page, so a database that can tell
-a common word in advance (PostgreSQL) lists its entries in popularity order instead (most
-copies first), walking an index and stopping at the page.
+scoring every entry that holds the words before cutting the page, so for a common word (each
+database tells one in its own way: `_is_common`) the entries come in popularity order instead
+(most copies first), walking an index and stopping at the page.
 
 A cursor says which order it belongs to (`t:` title, `r:` relevance, `p:` popularity) before
 its sort key, so a cursor of one order given to another, or anything else this list never
