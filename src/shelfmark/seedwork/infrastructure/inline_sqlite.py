@@ -14,7 +14,8 @@ set): its `BEGIN` fails at once when the lock is taken, and is tried again after
 request cancelled while it waits stops waiting. (A worker thread would keep the connection
 busy after a cancellation, and closing it from the loop would then block.) Nothing else waits:
 once a transaction holds the write lock its statements need no other, and a WAL reader does
-not wait for the writer.
+not wait for the writer. Since nothing waits, each `BEGIN` also yields to the loop once, so
+that a task running transactions back to back cannot starve the others.
 """
 
 from __future__ import annotations
@@ -65,8 +66,12 @@ class InlineConnection(aiosqlite.Connection):
     async def _execute(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         if not self._running or not self._connection:
             raise ValueError("Connection closed")
-        if self._lock_wait_seconds is not None and _is_begin(args):
-            return await self._begin(fn, *args, **kwargs)
+        if _is_begin(args):
+            # Nothing else here waits, so this is where a transaction lets the loop run its
+            # other tasks: a coroutine that writes in a loop would otherwise never give way.
+            await asyncio.sleep(0)
+            if self._lock_wait_seconds is not None:
+                return await self._begin(fn, *args, **kwargs)
         return fn(*args, **kwargs)
 
     async def _begin(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
