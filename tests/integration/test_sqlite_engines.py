@@ -70,43 +70,46 @@ async def test_a_failed_read_raises_and_leaves_its_connection_usable(
         assert await connection.scalar(text("SELECT 1")) == 1
 
 
+async def write_one(engines: Engines) -> None:
+    async with engines.write.begin() as connection:
+        await connection.execute(select(job_runs))
+
+
+async def writer_waiting_for_another_process(
+    engines: Engines,
+) -> tuple[sqlite3.Connection, asyncio.Task[None]]:
+    """Another connection (as another process would) holds the write lock; a writer of ours
+    is started and the loop turned until it waits for the lock."""
+    other_process = sqlite3.connect(str(engines.write.url.database), isolation_level=None)
+    other_process.execute("BEGIN IMMEDIATE")
+    writer = asyncio.create_task(write_one(engines))
+    for _ in range(100):
+        await asyncio.sleep(0)  # the loop keeps turning while the writer waits for the lock
+    return other_process, writer
+
+
+def release(other_process: sqlite3.Connection) -> None:
+    other_process.execute("COMMIT")
+    other_process.close()
+
+
 async def test_a_writer_waits_for_another_process_lock_without_stopping_the_loop(
     sqlite_engines: Engines,
 ) -> None:
-    other_process = sqlite3.connect(str(sqlite_engines.write.url.database), isolation_level=None)
-    other_process.execute("BEGIN IMMEDIATE")
-
-    async def write() -> None:
-        async with sqlite_engines.write.begin() as connection:
-            await connection.execute(select(job_runs))
-
-    writer = asyncio.create_task(write())
-    for _ in range(100):
-        await asyncio.sleep(0)  # the loop keeps turning while the writer waits for the lock
+    other_process, writer = await writer_waiting_for_another_process(sqlite_engines)
     assert not writer.done()
-    other_process.execute("COMMIT")
-    other_process.close()
+    release(other_process)
     await asyncio.wait_for(writer, timeout=10)
 
 
 async def test_a_writer_cancelled_while_it_waits_for_the_lock_stops_waiting_at_once(
     sqlite_engines: Engines,
 ) -> None:
-    other_process = sqlite3.connect(str(sqlite_engines.write.url.database), isolation_level=None)
-    other_process.execute("BEGIN IMMEDIATE")
-
-    async def write() -> None:
-        async with sqlite_engines.write.begin() as connection:
-            await connection.execute(select(job_runs))
-
-    writer = asyncio.create_task(write())
-    for _ in range(100):
-        await asyncio.sleep(0)
+    other_process, writer = await writer_waiting_for_another_process(sqlite_engines)
     started = time.monotonic()
     writer.cancel()  # as the request budget does
     with pytest.raises(asyncio.CancelledError):
         await writer
     assert time.monotonic() - started < 5  # not the rest of the 30 s busy timeout
-    other_process.execute("COMMIT")
-    other_process.close()
-    await asyncio.wait_for(write(), timeout=10)  # the writer connection still works
+    release(other_process)
+    await asyncio.wait_for(write_one(sqlite_engines), timeout=10)  # the writer still works
