@@ -56,7 +56,7 @@ def create_app(settings: Settings | None = None, *, shelfmark: Shelfmark | None 
     if shelfmark is not None:
         api.state.shelfmark = shelfmark
     install_error_handlers(api)
-    for module in (auth, catalog, patrons, lending, holds, health, metrics, audit):
+    for module in (catalog, lending, patrons, holds, auth, health, metrics, audit):
         api.include_router(module.router, responses=PROBLEM_RESPONSES)
     api.add_middleware(
         IdempotencyMiddleware,
