@@ -3,11 +3,13 @@ books, on SQLite and on PostgreSQL, one client at a time.
 
 For each backend and size, every part bounded in time and stopped by itself:
 
-1. A fresh database: an SQLite file under var/bench/ (deleted afterwards unless --keep), or a
-   new PostgreSQL database at 127.0.0.1:5432 (user postgres, as bench/seed.py), dropped
-   afterwards. `shelfmark seed` fills it (books with 1-3 copies, a few patrons, the index
-   rebuilt); PostgreSQL then gets `VACUUM ANALYZE`, which autovacuum would do by itself a
-   little later (SQLite is left as the application leaves it: no ANALYZE).
+1. A fresh database: an SQLite file under var/bench/, or a new PostgreSQL database at
+   127.0.0.1:5432 (user postgres, as bench/seed.py), deleted or dropped afterwards. With
+   --keep they stay (named by size), and the next run with --keep reuses each one whose seeding
+   finished instead of seeding again (a million books take minutes). `shelfmark seed` fills
+   it (books with 1-3 copies, a few patrons, the index rebuilt); PostgreSQL then gets
+   `VACUUM ANALYZE`, which autovacuum would do by itself a little later (SQLite is left as the
+   application leaves it: no ANALYZE).
 2. A real `python -m shelfmark serve` process on a free loopback port (uvicorn, one process,
    scheduler off, rate limits raised), not the ASGI app in-process: closer to production.
 3. One client (httpx, one keep-alive connection, requests one after another), a warm-up, then
@@ -93,28 +95,60 @@ async def _fetch(database: str, statement: str, *args: Any) -> Any:
 
 
 @contextmanager
-def fresh_database(backend: str, size: int, keep: bool) -> Iterator[str]:
-    """A database URL nobody used before; dropped (deleted) when done."""
+def fresh_database(backend: str, size: int, keep: bool) -> Iterator[tuple[str, bool]]:
+    """A database URL and whether it is already seeded. Without `keep`, a new database,
+    dropped (deleted) when done. With `keep`, one named by its size that outlives the run, and
+    is reused as it is by the next run with `--keep` once its seeding has finished."""
     if backend == "sqlite":
         VAR.mkdir(parents=True, exist_ok=True)
         path = VAR / f"read-side-{size}.db"
         files = [path, *(path.with_name(path.name + s) for s in ("-wal", "-shm"))]
-        for f in files:
-            f.unlink(missing_ok=True)
+        seeded = keep and _seeded_mark(path).exists()
+        if not seeded:
+            for f in [*files, _seeded_mark(path)]:
+                f.unlink(missing_ok=True)
         try:
-            yield f"sqlite+aiosqlite:///{path}"
+            yield f"sqlite+aiosqlite:///{path}", seeded
         finally:
             if not keep:
                 for f in files:
                     f.unlink(missing_ok=True)
         return
-    name = f"shelfmark_bench_read_{size}_{uuid.uuid4().hex[:8]}"
-    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
+    name = f"shelfmark_bench_read_{size}" + ("" if keep else f"_{uuid.uuid4().hex[:8]}")
+    seeded = keep and bool(
+        asyncio.run(
+            _fetch(
+                "postgres",
+                "SELECT shobj_description(oid, 'pg_database') = $1"
+                " FROM pg_database WHERE datname = $2",
+                SEEDED,
+                name,
+            )
+        )
+    )
+    if not seeded:
+        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
     try:
-        yield f"postgresql+asyncpg://{PG['user']}@{PG['host']}:{PG['port']}/{name}"
+        yield f"postgresql+asyncpg://{PG['user']}@{PG['host']}:{PG['port']}/{name}", seeded
     finally:
         if not keep:
             asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+SEEDED = "seeded by bench/read_side.py"
+
+
+def _seeded_mark(path: Path) -> Path:
+    return path.with_name(path.name + ".seeded")
+
+
+def mark_seeded(url: str) -> None:
+    """Lets a later run with --keep reuse this database as it is."""
+    if url.startswith("sqlite"):
+        _seeded_mark(Path(url.split("///", 1)[1])).touch()
+    else:
+        asyncio.run(_admin(f"COMMENT ON DATABASE \"{database_name(url)}\" IS '{SEEDED}'"))
 
 
 def database_name(url: str) -> str:
@@ -302,7 +336,7 @@ def walk(client: httpx.Client, depth: int) -> tuple[str, str, list[str]]:
 
 def run_size(backend: str, size: int, args: argparse.Namespace, work: Path) -> dict[str, Any]:
     result: dict[str, Any] = {"backend": backend, "books": size}
-    with fresh_database(backend, size, args.keep) as url:
+    with fresh_database(backend, size, args.keep) as (url, seeded):
         env = (
             os.environ
             | SERVER_ENV
@@ -311,21 +345,28 @@ def run_size(backend: str, size: int, args: argparse.Namespace, work: Path) -> d
                 "SHELFMARK_VAR_DIR": str(work / "var"),
             }
         )
-        log(f"{backend} {size:,}: seeding")
-        t0 = time.monotonic()
-        subprocess.run(
-            [*SHELFMARK, "seed", "--books", str(size), "--patrons", "1000"],
-            env=env,
-            check=True,
-            stdout=subprocess.DEVNULL,
-            timeout=3600,
-        )
-        result["seed_seconds"] = round(time.monotonic() - t0, 1)
-        if backend == "postgres":
-            asyncio.run(_fetch(database_name(url), "VACUUM ANALYZE"))
+        if seeded:
+            log(f"{backend} {size:,}: reusing the database kept by an earlier run")
+            result["seed_seconds"] = None
+        else:
+            log(f"{backend} {size:,}: seeding")
+            t0 = time.monotonic()
+            subprocess.run(
+                [*SHELFMARK, "seed", "--books", str(size), "--patrons", "1000"],
+                env=env,
+                check=True,
+                stdout=subprocess.DEVNULL,
+                timeout=3600,
+            )
+            result["seed_seconds"] = round(time.monotonic() - t0, 1)
+            log(f"  seeded in {result['seed_seconds']} s")
+            if backend == "postgres":
+                asyncio.run(_fetch(database_name(url), "VACUUM ANALYZE"))
+            if args.keep:
+                mark_seeded(url)
         result["matching_word"] = matching_entries(url, args.word)
         matching = f"{result['matching_word']:,} entries hold {args.word!r}"
-        log(f"  seeded in {result['seed_seconds']} s; {matching}")
+        log(f"  {matching}")
 
         reads: list[Read] = []
         with (
@@ -485,7 +526,9 @@ def report(raw: dict[str, Any]) -> str:
             f"Entries holding {word!r}: "
             + ", ".join(f"{r['matching_word']:,} of {r['books']:,}" for r in runs)
             + ". Seeding: "
-            + ", ".join(f"{r['seed_seconds']} s" for r in runs)
+            + ", ".join(
+                "reused" if r["seed_seconds"] is None else f"{r['seed_seconds']} s" for r in runs
+            )
             + "."
         )
     lines += [
@@ -524,7 +567,9 @@ def main() -> None:
     parser.add_argument("--depth", type=int, default=50, help="pages followed for the deep one")
     parser.add_argument("--word", default="garden", help="a word some seeded titles hold")
     parser.add_argument("--budget", type=float, default=240, help="seconds per read at most")
-    parser.add_argument("--keep", action="store_true", help="keep the databases")
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the databases, and reuse the ones kept before"
+    )
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument(
         "--render", type=Path, help="only write the Markdown again from this run's JSON"
