@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shelfmark.catalog.application.queries import BookDetails, CopyView
 from shelfmark.catalog.infrastructure.orm import books, copies
+from shelfmark.seedwork.infrastructure.reading import reading
 
 # Built once: building a statement and its cache key costs more than SQLite takes to answer it.
 BOOK = select(books).where(books.c.id == bindparam("book_id"))
@@ -20,7 +21,7 @@ class SqlBookReader:
         self._engine = engine
 
     async def get(self, book_id: UUID) -> BookDetails | None:
-        async with self._engine.connect() as connection:
+        async with reading(self._engine) as connection:
             row = (await connection.execute(BOOK, {"book_id": book_id})).first()
             if row is None:
                 return None

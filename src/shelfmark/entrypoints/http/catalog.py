@@ -29,6 +29,7 @@ from shelfmark.entrypoints.http.fields import BarcodeIn, Text
 from shelfmark.entrypoints.http.responses import PageOut, page_out
 from shelfmark.search.application.queries import BookHit, SearchQuery
 from shelfmark.seedwork.domain import InvalidValue
+from shelfmark.seedwork.infrastructure.reading import one_read_connection
 from shelfmark.seedwork.pagination import PageRequest, decode_cursor
 
 router = APIRouter(tags=["catalog"])
@@ -217,12 +218,14 @@ async def add_copy(
 
 
 async def _details(app: App, book_id: UUID) -> BookDetailsOut:
-    """Read live from the catalogue and lending, so a desk sees its own change at once."""
-    book = await app.readers.books.get(book_id)
-    if book is None:
-        raise BookNotFound(f"no book {book_id}")
-    states = await app.readers.loans.copy_states(c.id for c in book.copies)
-    waiting = await app.readers.loans.holds_waiting([book.id])
+    """Read live from the catalogue and lending, so a desk sees its own change at once; one
+    connection for the three reads."""
+    async with one_read_connection(app.engines.read):
+        book = await app.readers.books.get(book_id)
+        if book is None:
+            raise BookNotFound(f"no book {book_id}")
+        states = await app.readers.loans.copy_states(c.id for c in book.copies)
+        waiting = await app.readers.loans.holds_waiting([book.id])
     summary = book_out(
         book,
         available=sum(1 for c in book.copies if c.id not in states),

@@ -24,6 +24,7 @@ from shelfmark.lending.infrastructure.acl import SqlPatronStanding
 from shelfmark.lending.infrastructure.orm import fee_accounts, holds, ledger_entries, loans
 from shelfmark.lending.infrastructure.repository import SqlAlchemyLoanRepository, loan_from_row
 from shelfmark.seedwork.domain import InvalidValue
+from shelfmark.seedwork.infrastructure.reading import reading
 from shelfmark.seedwork.money import Money
 from shelfmark.seedwork.pagination import Page, PageRequest, page_of
 
@@ -70,11 +71,11 @@ class SqlLoanReader:
         conditions = [holds.c.patron_id == patron_id]
         if active_only:
             conditions.append(holds.c.status.in_(hold_readers.ACTIVE))
-        async with self._engine.connect() as connection:
+        async with reading(self._engine) as connection:
             return await hold_readers.hold_views(connection, *conditions)
 
     async def get(self, loan_id: UUID, now: datetime) -> LoanView | None:
-        async with self._engine.connect() as connection:
+        async with reading(self._engine) as connection:
             row = (await connection.execute(select(loans).where(loans.c.id == loan_id))).first()
         return _view(row, now) if row else None
 
@@ -90,26 +91,26 @@ class SqlLoanReader:
             query = query.where(_status_condition(filters.status, now))
         if page.after is not None:
             query = query.where(tuple_(*order) < page.after)
-        async with self._engine.connect() as connection:
+        async with reading(self._engine) as connection:
             rows = (await connection.execute(query.limit(page.limit + 1))).all()
         views = [_view(r, now) for r in rows]
         return page_of(views, page, key=lambda v: (v.borrowed_at.isoformat(), str(v.id)))
 
     async def copy_states(self, copy_ids: Iterable[UUID]) -> dict[UUID, str]:
-        async with self._engine.connect() as connection:
+        async with reading(self._engine) as connection:
             return await hold_readers.copy_states(connection, list(copy_ids))
 
     async def holds_waiting(self, book_ids: Iterable[UUID]) -> dict[UUID, int]:
-        async with self._engine.connect() as connection:
+        async with reading(self._engine) as connection:
             return await hold_readers.holds_waiting(connection, book_ids)
 
     async def hold(self, hold_id: UUID) -> HoldView | None:
-        async with self._engine.connect() as connection:
+        async with reading(self._engine) as connection:
             views = await hold_readers.hold_views(connection, holds.c.id == hold_id)
         return views[0] if views else None
 
     async def account(self, patron_id: UUID) -> AccountView:
-        async with self._engine.connect() as connection:
+        async with reading(self._engine) as connection:
             balance = await connection.scalar(
                 select(fee_accounts.c.balance_cents).where(fee_accounts.c.patron_id == patron_id)
             )
@@ -126,7 +127,7 @@ class SqlLoanReader:
     async def borrower(
         self, patron_id: UUID, now: datetime
     ) -> tuple[Borrower, BorrowerRecord] | None:
-        async with self._engine.connect() as connection:
+        async with reading(self._engine) as connection:
             borrower = await SqlPatronStanding(connection, lock=False).borrower(patron_id)
             if borrower is None:
                 return None

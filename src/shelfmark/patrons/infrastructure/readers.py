@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shelfmark.patrons.application.queries import PatronFilter, PatronView
 from shelfmark.patrons.infrastructure.orm import patrons
+from shelfmark.seedwork.infrastructure.reading import reading
 from shelfmark.seedwork.pagination import Page, PageRequest, page_of
 
 
@@ -18,14 +19,14 @@ class SqlPatronReader:
         self._engine = engine
 
     async def get(self, patron_id: UUID) -> PatronView | None:
-        async with self._engine.connect() as connection:
+        async with reading(self._engine) as connection:
             row = (
                 await connection.execute(select(patrons).where(patrons.c.id == patron_id))
             ).first()
         return _view(row) if row else None
 
     async def id_by_email(self, email: str) -> UUID | None:
-        async with self._engine.connect() as connection:
+        async with reading(self._engine) as connection:
             return await connection.scalar(
                 select(patrons.c.id).where(patrons.c.email == email.strip().lower())
             )
@@ -50,7 +51,7 @@ class SqlPatronReader:
             query = query.where(suspended if filters.suspended else ~suspended)
         if page.after is not None:
             query = query.where(tuple_(*order) > page.after)
-        async with self._engine.connect() as connection:
+        async with reading(self._engine) as connection:
             rows = (await connection.execute(query.limit(page.limit + 1))).all()
         views = [_view(r) for r in rows]
         return page_of(views, page, key=lambda p: (p.last_name, p.first_name, str(p.id)))

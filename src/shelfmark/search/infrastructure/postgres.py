@@ -28,6 +28,7 @@ from sqlalchemy.dialects.postgresql import TSVECTOR
 
 from shelfmark.search.infrastructure.orm import book_search
 from shelfmark.search.infrastructure.search import SqlBookSearch, rounded
+from shelfmark.seedwork.infrastructure.reading import reading
 
 SIMPLE: ColumnElement[Any] = literal_column("'simple'::regconfig")
 DOCUMENT: ColumnElement[Any] = literal_column("book_search.document", TSVECTOR)
@@ -83,7 +84,7 @@ class PostgresBookSearch(SqlBookSearch):
             func.count(),
             ENTRIES,
         ).select_from(sample)
-        async with self._engine.connect() as connection:
+        async with reading(self._engine) as connection:
             holding, sampled, total = (await connection.execute(shares)).one()
         estimate = holding * max(float(total), sampled) / max(sampled, 1)
         return bool(estimate > RANKED_AT_MOST)
@@ -117,7 +118,7 @@ class PostgresBookSearch(SqlBookSearch):
             .cte("having_the_words")
             .prefix_with("MATERIALIZED")
         )
-        async with self._engine.connect() as connection:
+        async with reading(self._engine) as connection:
             if await connection.scalar(select(select(having.c.book_id).exists())):
                 return None
         rank = func.word_similarity(_typed(words), _unaccented())

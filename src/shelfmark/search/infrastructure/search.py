@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from shelfmark.search.application.queries import BookHit, SearchQuery
 from shelfmark.search.infrastructure.orm import book_search
 from shelfmark.seedwork.domain import InvalidValue
+from shelfmark.seedwork.infrastructure.reading import one_read_connection, reading
 from shelfmark.seedwork.pagination import Page, PageRequest, page_of
 
 
@@ -34,6 +35,10 @@ class SqlBookSearch(abc.ABC):
         self._engine = engine
 
     async def search(self, query: SearchQuery, page: PageRequest) -> Page[BookHit]:
+        async with one_read_connection(self._engine):  # a search may ask two or three things
+            return await self._search(query, page)
+
+    async def _search(self, query: SearchQuery, page: PageRequest) -> Page[BookHit]:
         words = words_of(query.q or "")
         if not words:
             return await self._page(self._by_title(query, page), page, _title_key)
@@ -84,7 +89,7 @@ class SqlBookSearch(abc.ABC):
         return statement.order_by(book_search.c.title, book_search.c.book_id).limit(page.limit + 1)
 
     async def _page(self, statement: Select[Any], page: PageRequest, key: Any) -> Page[BookHit]:
-        async with self._engine.connect() as connection:
+        async with reading(self._engine) as connection:
             rows = (await connection.execute(statement)).all()
         found = page_of(rows, page, key)
         return Page([_hit(r) for r in found.items], found.next_cursor)

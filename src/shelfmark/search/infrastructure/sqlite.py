@@ -20,6 +20,7 @@ from sqlalchemy import ColumnElement, Select, column, func, literal_column, sele
 
 from shelfmark.search.infrastructure.orm import book_search
 from shelfmark.search.infrastructure.search import SqlBookSearch, rounded
+from shelfmark.seedwork.infrastructure.reading import reading
 
 fts = table("book_search_fts", column("rowid"))
 #: Above this many entries holding the words, pages come in popularity order.
@@ -34,7 +35,7 @@ def _matching(words: list[str]) -> ColumnElement[bool]:
 class SqliteBookSearch(SqlBookSearch):
     async def _is_common(self, words: list[str]) -> bool:
         holding = select(fts.c.rowid).where(_matching(words)).limit(RANKED_AT_MOST + 1)
-        async with self._engine.connect() as connection:
+        async with reading(self._engine) as connection:
             found = await connection.scalar(select(func.count()).select_from(holding.subquery()))
         return int(found or 0) > RANKED_AT_MOST
 

@@ -1,0 +1,51 @@
+"""Readers share one connection inside `one_read_connection`, and open their own outside it,
+on both databases."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import event
+
+from shelfmark.bootstrap import Shelfmark, bootstrap
+from shelfmark.catalog.application.commands import AddBook
+from shelfmark.config import Settings
+from shelfmark.seedwork.infrastructure.database import Engines
+from shelfmark.seedwork.infrastructure.reading import one_read_connection
+
+
+@pytest.fixture
+def shelfmark(engines: Engines, tmp_path: Path) -> Shelfmark:
+    return bootstrap(Settings(var_dir=tmp_path), engines=engines)
+
+
+def checkouts(engines: Engines) -> list[object]:
+    """Every connection the read engine's pool hands out from now on."""
+    seen: list[object] = []
+
+    def note(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        seen.append(dbapi_connection)
+
+    event.listen(engines.read.sync_engine, "checkout", note)
+    return seen
+
+
+async def test_the_book_details_take_one_connection_for_three_readers(
+    shelfmark: Shelfmark, engines: Engines
+) -> None:
+    book_id = await shelfmark.execute(AddBook(title="Dune", author="Frank Herbert", copies=2))
+    seen = checkouts(engines)
+
+    async with one_read_connection(engines.read):
+        book = await shelfmark.readers.books.get(book_id)
+        assert book is not None
+        states = await shelfmark.readers.loans.copy_states(c.id for c in book.copies)
+        waiting = await shelfmark.readers.loans.holds_waiting([book_id])
+    assert len(seen) == 1
+    assert (len(book.copies), states, waiting) == (2, {}, {})
+
+    await shelfmark.readers.books.get(book_id)
+    await shelfmark.readers.loans.holds_waiting([book_id])
+    assert len(seen) == 3  # outside the block, each reader its own
