@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 BENCH_STAMP := $(VENV)/.bench-installed
 
 .PHONY: run test lint typecheck architecture coverage migrate seed clean lock bench-seed \
-	bench bench-long loadtest-ui faults fault-broker fault-smtp fault-relay
+	bench bench-cluster bench-soak bench-long loadtest-ui faults fault-broker fault-smtp fault-relay
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -75,6 +75,13 @@ $(BENCH_STAMP): $(STAMP) bench/constraints.txt
 bench: $(BENCH_STAMP)  ## the embedded mode under the 93/7 mix, step by step, and the ceiling
 	@command -v wrk >/dev/null || echo "wrk is missing (apt-get install wrk): the report will have no wrk figures"
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
+bench-cluster: $(BENCH_STAMP)  ## scaled mode (a cluster of its own, deploy/cluster.sh) under the same mix
+	@command -v wrk >/dev/null || echo "wrk is missing (apt-get install wrk): the report will have no wrk figures"
+	$(BIN)/python bench/cluster.py $(BENCH_ARGS)
+
+bench-soak: $(BENCH_STAMP)  ## the mix at 32 users for 10 minutes, the server's memory followed
+	$(BIN)/python bench/run.py --soak 10 $(BENCH_ARGS)
 
 bench-long: $(BENCH_STAMP)  ## the same with 60 s steps, up to 128 users
 	$(BIN)/python bench/run.py --long $(BENCH_ARGS)

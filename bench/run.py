@@ -25,6 +25,8 @@ Server on core 0, generator on core 1 (`taskset`), when taskset exists and there
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
 import csv
 import json
 import os
@@ -40,10 +42,11 @@ import threading
 import time
 import urllib.request
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
@@ -84,11 +87,17 @@ def pinning() -> tuple[list[str], list[str], str]:
 # --- the data set -----------------------------------------------------------------------------
 
 
-def add_loans_and_logins(
-    database: Path, loans: int, logins: int, rng: random.Random
+def add_loans_and_logins(url: str, loans: int, logins: int, rng: random.Random) -> dict[str, Any]:
+    """Bench-only bulk insert of active loans and patron accounts into the database at `url`
+    (the application's own URL: SQLite or PostgreSQL); returns the fixtures."""
+    return asyncio.run(_add_loans_and_logins(url, loans, logins, rng))
+
+
+async def _add_loans_and_logins(
+    url: str, loans: int, logins: int, rng: random.Random
 ) -> dict[str, Any]:
-    """Bench-only bulk insert of active loans and patron accounts; returns the fixtures."""
-    from sqlalchemy import create_engine, select
+    from sqlalchemy import select
+    from sqlalchemy.ext.asyncio import create_async_engine
 
     from shelfmark.access.infrastructure.hashing import Argon2PasswordHasher
     from shelfmark.access.infrastructure.orm import accounts
@@ -100,18 +109,24 @@ def add_loans_and_logins(
 
     policy = load_policy(None)
     rules = policy.library
-    engine = create_engine(f"sqlite:///{database}")
+    engine = create_async_engine(url)
     now = datetime.now(UTC)
-    with engine.begin() as connection:
-        circulating = connection.execute(
-            select(copies.c.id, copies.c.book_id, copies.c.barcode, copies.c.replacement_cost_cents)
-            .where(copies.c.circulation == "circulating")
-            .order_by(copies.c.barcode)
+    async with engine.begin() as connection:
+        circulating = (
+            await connection.execute(
+                select(
+                    copies.c.id, copies.c.book_id, copies.c.barcode, copies.c.replacement_cost_cents
+                )
+                .where(copies.c.circulation == "circulating")
+                .order_by(copies.c.barcode)
+            )
         ).all()
-        people = connection.execute(
-            select(patrons.c.id, patrons.c.email, patrons.c.category).order_by(patrons.c.email)
+        people = (
+            await connection.execute(
+                select(patrons.c.id, patrons.c.email, patrons.c.category).order_by(patrons.c.email)
+            )
         ).all()
-        book_ids = connection.scalars(select(books.c.id).order_by(books.c.isbn)).all()
+        book_ids = (await connection.scalars(select(books.c.id).order_by(books.c.isbn))).all()
         if loans > len(circulating) or not people:
             raise SystemExit(f"cannot open {loans} loans on {len(circulating)} circulating copies")
         loan_rows = []
@@ -147,11 +162,11 @@ def add_loans_and_logins(
                 }
             )
         for start in range(0, len(loan_rows), 5_000):
-            connection.execute(loan_table.insert(), loan_rows[start : start + 5_000])
+            await connection.execute(loan_table.insert(), loan_rows[start : start + 5_000])
         # The server's own hasher and parameters, hashed once for every bench patron.
         password_hash = Argon2PasswordHasher().hash(PATRON_PASSWORD)
         with_login = rng.sample(people, min(logins, len(people)))
-        connection.execute(
+        await connection.execute(
             accounts.insert(),
             [
                 {
@@ -166,7 +181,7 @@ def add_loans_and_logins(
                 for p in with_login
             ],
         )
-    engine.dispose()
+    await engine.dispose()
     return {
         "staff": STAFF,
         "patron_password": PATRON_PASSWORD,
@@ -179,6 +194,15 @@ def add_loans_and_logins(
 # --- processes and measurements ---------------------------------------------------------------
 
 
+def server_cpu_seconds(server: Target) -> float:
+    """The CPU time of the target's server processes so far (one that has gone counts 0)."""
+    total = 0.0
+    for pid in server.pids():
+        with contextlib.suppress(OSError):
+            total += cpu_seconds(pid)
+    return total
+
+
 def cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime, stime
@@ -188,21 +212,54 @@ def rss_mb(pid: int) -> float:
     return int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * PAGE / 2**20
 
 
-class RssSampler(threading.Thread):
-    """Samples a process's RSS every 0.2 s until stopped; keeps the peak."""
+def busy_and_total_ticks() -> tuple[int, int]:
+    """The whole machine's CPU time so far (all cores), busy and in all, from /proc/stat."""
+    ticks = [int(t) for t in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = ticks[3] + ticks[4]  # idle, iowait
+    return sum(ticks) - idle, sum(ticks)
 
-    def __init__(self, pid: int) -> None:
+
+def largest_rss_mb(pids: list[int]) -> float:
+    """The RSS of the largest of these processes (0 for one that has gone)."""
+    sizes = [0.0]
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            sizes.append(rss_mb(pid))
+    return max(sizes)
+
+
+class RssSampler(threading.Thread):
+    """Samples the RSS of the target's server processes every `every` s until stopped; keeps
+    the peak of the largest one, and every sample (seconds since the start, MB)."""
+
+    def __init__(self, pids: Callable[[], list[int]], every: float = 0.2) -> None:
         super().__init__(daemon=True)
-        self.pid, self.peak, self.done = pid, 0.0, threading.Event()
+        self.pids, self.every, self.peak, self.done = pids, every, 0.0, threading.Event()
+        self.samples: list[tuple[float, float]] = []
+        self.started = time.monotonic()
 
     def run(self) -> None:
-        while not self.done.wait(0.2):
-            self.peak = max(self.peak, rss_mb(self.pid))
+        while not self.done.wait(self.every):
+            size = largest_rss_mb(self.pids())
+            self.samples.append((time.monotonic() - self.started, size))
+            self.peak = max(self.peak, size)
 
     def stop(self) -> float:
         self.done.set()
         self.join(timeout=5)
-        return max(self.peak, rss_mb(self.pid))
+        return max(self.peak, largest_rss_mb(self.pids()))
+
+
+class Target(Protocol):
+    """What a load step runs against: a URL, the processes whose CPU counts as the server's,
+    and the API processes among them (their peak RSS is reported)."""
+
+    name: str
+    url: str
+
+    def pids(self) -> list[int]: ...
+
+    def api_pids(self) -> list[int]: ...
 
 
 @dataclass
@@ -224,6 +281,12 @@ class Server:
             except OSError:
                 time.sleep(0.2)
         raise SystemExit(f"{self.name} not ready after {timeout:.0f}s: see {self.log}")
+
+    def pids(self) -> list[int]:
+        return [self.process.pid]
+
+    def api_pids(self) -> list[int]:
+        return [self.process.pid]
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -259,6 +322,8 @@ class Step:
     server_cpu: float = 0  # share of one core
     server_rss_mb: float = 0
     generator_cpu: float = 0  # share of one core
+    machine_cpu: float = 0  # share of all cores, everything on the machine
+    rss_samples: list[tuple[float, float]] = field(default_factory=list)  # (s, MB) of the largest
     mix: dict[str, Any] = field(default_factory=dict)
     endpoints: list[dict[str, Any]] = field(default_factory=list)
 
@@ -269,7 +334,7 @@ class Step:
 
 def run_locust(
     label: str,
-    server: Server,
+    server: Target,
     users: int,
     seconds: float,
     settle: float,
@@ -313,7 +378,7 @@ def run_locust(
         command, env=env, stdout=subprocess.DEVNULL, stderr=(work / f"{label}.err").open("wb")
     )
     time.sleep(settle)
-    sampler = RssSampler(server.process.pid)
+    sampler = RssSampler(server.api_pids)
     sampler.start()
     profiler = None
     if profile is not None:
@@ -323,7 +388,7 @@ def run_locust(
                 os.path.relpath(Path(sys.executable).parent / "py-spy", ROOT),
                 "record",
                 "--pid",
-                str(server.process.pid),
+                str(server.pids()[0]),
                 "--duration",
                 f"{seconds:.0f}",
                 "--rate",
@@ -336,7 +401,8 @@ def run_locust(
             stdout=subprocess.DEVNULL,
             stderr=(work / f"{label}-py-spy.err").open("wb"),
         )
-    cpu_start, wall_start = cpu_seconds(server.process.pid), time.monotonic()
+    cpu_start, wall_start = server_cpu_seconds(server), time.monotonic()
+    machine_start = busy_and_total_ticks()
     try:
         locust.wait(timeout=settle + seconds + 60)
     except subprocess.TimeoutExpired:
@@ -345,12 +411,15 @@ def run_locust(
     wall = time.monotonic() - wall_start
     if profiler is not None:
         profiler.wait(timeout=60)
-    server_cpu = (cpu_seconds(server.process.pid) - cpu_start) / wall
+    server_cpu = (server_cpu_seconds(server) - cpu_start) / wall
+    machine_end = busy_and_total_ticks()
+    machine_cpu = (machine_end[0] - machine_start[0]) / max(machine_end[1] - machine_start[1], 1)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     generator = (after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime) / (
         settle + wall
     )
     step = Step(label, users, server_cpu=server_cpu, server_rss_mb=sampler.stop())
+    step.machine_cpu, step.rss_samples = machine_cpu, sampler.samples
     step.generator_cpu = generator
     stats_file = Path(f"{prefix}.json")
     if stats_file.exists():
@@ -464,6 +533,7 @@ def row(step: Step) -> list[str]:
         f"{step.server_cpu:.0%}",
         f"{step.server_rss_mb:.0f}",
         f"{step.generator_cpu:.0%}",
+        f"{step.machine_cpu:.0%}",
     ]
 
 
@@ -479,6 +549,7 @@ HEADER = [
     "server CPU",
     "peak RSS MB",
     "generator CPU",
+    "machine CPU",
 ]
 
 
@@ -543,11 +614,11 @@ def plot(steps: list[Step], ceilings: dict[str, float], path: Path, title: str) 
 
 
 def build_data_set(
-    args: argparse.Namespace, env: dict[str, str], database: Path, rng: random.Random
+    args: argparse.Namespace, env: dict[str, str], rng: random.Random
 ) -> dict[str, Any]:
-    """Seeds `database` through the CLI, then the bench-only loans and logins."""
+    """Seeds env's DATABASE_URL through the CLI, then the bench-only loans and logins."""
     shelfmark = [sys.executable, "-m", "shelfmark"]
-    log(f"seeding {args.books:,} books and {args.patrons:,} patrons into {database}")
+    log(f"seeding {args.books:,} books and {args.patrons:,} patrons")
     subprocess.run(
         [*shelfmark, "seed", "--books", str(args.books), "--patrons", str(args.patrons)],
         env=env,
@@ -565,7 +636,7 @@ def build_data_set(
         timeout=120,
     )
     log(f"adding {args.loans:,} active loans and {args.logins:,} patron logins")
-    return add_loans_and_logins(database, args.loans, args.logins, rng)
+    return add_loans_and_logins(env["DATABASE_URL"], args.loans, args.logins, rng)
 
 
 # --- main -------------------------------------------------------------------------------------
@@ -590,6 +661,15 @@ def main() -> None:
     parser.add_argument(
         "--mix-only", action="store_true", help="the mix steps only: no ceiling, no report"
     )
+    parser.add_argument(
+        "--soak",
+        type=float,
+        default=None,
+        metavar="MINUTES",
+        help="instead of the steps: the mix at --soak-users for MINUTES, the server's memory "
+        "followed (<date>-soak.md)",
+    )
+    parser.add_argument("--soak-users", type=int, default=32)
     parser.add_argument(
         "--data",
         type=Path,
@@ -630,7 +710,7 @@ def main() -> None:
             shutil.copy(saved / "shelfmark.db", database)
             fixtures = json.loads((saved / "fixtures.json").read_text())
         else:
-            fixtures = build_data_set(args, env, database, rng)
+            fixtures = build_data_set(args, env, rng)
             if saved:
                 saved.mkdir(parents=True, exist_ok=True)
                 shutil.copy(database, saved / "shelfmark.db")
@@ -674,6 +754,11 @@ def main() -> None:
 
             log("warming up: 16 users, 10 s")
             mix("warmup", 16, 10)
+            if args.soak:
+                log(f"soak: {args.soak_users} users for {args.soak:.0f} min")
+                soaked = mix("soak", args.soak_users, args.soak * 60)
+                soak_report(args, soaked, pinned, time.monotonic() - started)
+                return
             steps: list[Step] = []
             for users in steps_users:
                 log(f"mix step: {users} users, {step_seconds:.0f} s")
@@ -755,6 +840,137 @@ def main() -> None:
         )
 
 
+def write_csv(path: Path, steps: list[Step]) -> None:
+    with path.open("w", newline="") as out:
+        writer = csv.writer(out)
+        writer.writerow(
+            [
+                "step",
+                "users",
+                "requests",
+                "failures",
+                "error_rate",
+                "p50_ms",
+                "p95_ms",
+                "p99_ms",
+                "rps",
+                "server_cpu",
+                "server_peak_rss_mb",
+                "generator_cpu",
+                "machine_cpu",
+                "read_share",
+                "write_share",
+            ]
+        )
+        for s in steps:
+            writer.writerow(
+                [
+                    s.label,
+                    s.users,
+                    s.requests,
+                    f"{s.error_rate:.5f}",
+                    s.p50,
+                    s.p95,
+                    s.p99,
+                    f"{s.rps:.1f}",
+                    f"{s.server_cpu:.3f}",
+                    f"{s.server_rss_mb:.1f}",
+                    f"{s.generator_cpu:.3f}",
+                    f"{s.machine_cpu:.3f}",
+                    f"{s.mix.get('read_share', 1.0):.4f}",
+                    f"{s.mix.get('write_share', 0.0):.4f}",
+                ]
+            )
+
+
+def endpoint_lines(step: Step) -> list[str]:
+    """One table row per kind of request of a step."""
+    return [
+        f"| {e['name']} | {e['requests']} | {e['failures']} | {e['p50']:.0f} | "
+        f"{e['p95']:.0f} | {e['p99']:.0f} |"
+        for e in step.endpoints
+        if e["requests"]
+    ]
+
+
+def trend_mb_per_minute(samples: list[tuple[float, float]]) -> float:
+    """The least-squares slope of RSS over time, in MB per minute."""
+    n = len(samples)
+    if n < 2:
+        return 0.0
+    mean_t = sum(t for t, _ in samples) / n
+    mean_m = sum(m for _, m in samples) / n
+    spread = sum((t - mean_t) ** 2 for t, _ in samples)
+    slope = sum((t - mean_t) * (m - mean_m) for t, m in samples) / spread if spread else 0.0
+    return slope * 60
+
+
+def soak_report(args: argparse.Namespace, step: Step, pinned: str, total_seconds: float) -> None:
+    """<date>-soak.md and .png: the mix's figures over the soak, and the server's memory."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    now = datetime.now(UTC)
+    args.out.mkdir(parents=True, exist_ok=True)
+    stem = args.out / f"{now:%Y-%m-%d}-soak"
+    samples = step.rss_samples
+    minutes = samples[-1][0] / 60 if samples else 0.0
+
+    def around(t0: float, t1: float) -> float:
+        window = [m for t, m in samples if t0 <= t < t1] or [0.0]
+        return sum(window) / len(window)
+
+    first, last = around(60, 120), around(samples[-1][0] - 60, float("inf")) if samples else 0.0
+    after_warm = [(t, m) for t, m in samples if t >= 60]
+    trend, late_trend = (
+        trend_mb_per_minute(after_warm),
+        trend_mb_per_minute([(t, m) for t, m in samples if t >= samples[-1][0] / 2]),
+    )
+    figure, axes = plt.subplots(figsize=(8, 4))
+    axes.plot([t / 60 for t, _ in samples], [m for _, m in samples], linewidth=1)
+    axes.axhline(250, linestyle="--", color="grey", linewidth=1, label="250 MB (the goal)")
+    axes.set_xlabel("minutes into the soak")
+    axes.set_ylabel("API process RSS (MB)")
+    axes.set_ylim(bottom=0)
+    axes.set_title(f"Shelfmark embedded, {step.users} users of the 93/7 mix, {now:%Y-%m-%d}")
+    axes.grid(True, alpha=0.3)
+    axes.legend()
+    figure.tight_layout()
+    figure.savefig(f"{stem}.png", dpi=120)
+    plt.close(figure)
+    commit = git("rev-parse", "--short", "HEAD")
+    dirty = " (plus uncommitted changes)" if git("status", "--porcelain") else ""
+    command = " ".join(["python bench/run.py", *sys.argv[1:]])  # make bench-soak: --soak 10
+    text = f"""# Soak: embedded mode, {now:%Y-%m-%d %H:%M} UTC
+
+Written by `bench/run.py --soak`; regenerate with `{command}`.
+
+- commit: {commit}{dirty}; {os.cpu_count()} cores, {cpu_model()}; {total_seconds:.0f} s in all
+- the data set, server and generator of `make bench`; {pinned}
+- {step.users} users of the 93/7 mix (closed loop, no think time) for {minutes:.1f} min after a
+  10 s warm-up; the server's RSS (VmRSS) sampled every 0.2 s
+
+| requests | errors | p50 ms | p95 ms | p99 ms | RPS | server CPU |
+|---|---|---|---|---|---|---|
+| {step.requests} | {step.error_rate:.2%} | {step.p50:.0f} | {step.p95:.0f} | {step.p99:.0f} | \
+{step.rps:.0f} | {step.server_cpu:.0%} |
+
+Memory of the API process (goal: under 250 MB with no upward trend):
+
+| peak | mean of minute 2 | mean of the last minute | trend after minute 1 | trend, second half |
+|---|---|---|---|---|
+| {step.server_rss_mb:.0f} MB | {first:.0f} MB | {last:.0f} MB | {trend:+.2f} MB/min | \
+{late_trend:+.2f} MB/min |
+
+![RSS over the soak]({stem.name}.png)
+"""
+    Path(f"{stem}.md").write_text(text)
+    print(text)
+    log(f"wrote {stem}.md and .png")
+
+
 def write_report(
     args: argparse.Namespace,
     steps: list[Step],
@@ -778,44 +994,7 @@ def write_report(
     dirty = " (plus uncommitted changes)" if git("status", "--porcelain") else ""
     command = "make bench" + (f" BENCH_ARGS='{' '.join(sys.argv[1:])}'" if sys.argv[1:] else "")
 
-    with Path(f"{stem}.csv").open("w", newline="") as out:
-        writer = csv.writer(out)
-        writer.writerow(
-            [
-                "step",
-                "users",
-                "requests",
-                "failures",
-                "error_rate",
-                "p50_ms",
-                "p95_ms",
-                "p99_ms",
-                "rps",
-                "server_cpu",
-                "server_peak_rss_mb",
-                "generator_cpu",
-                "read_share",
-                "write_share",
-            ]
-        )
-        for s in [*steps, *read_steps.values()]:
-            writer.writerow(
-                [
-                    s.label,
-                    s.users,
-                    s.requests,
-                    f"{s.error_rate:.5f}",
-                    s.p50,
-                    s.p95,
-                    s.p99,
-                    f"{s.rps:.1f}",
-                    f"{s.server_cpu:.3f}",
-                    f"{s.server_rss_mb:.1f}",
-                    f"{s.generator_cpu:.3f}",
-                    f"{s.mix.get('read_share', 1.0):.4f}",
-                    f"{s.mix.get('write_share', 0.0):.4f}",
-                ]
-            )
+    write_csv(Path(f"{stem}.csv"), [*steps, *read_steps.values()])
 
     ceilings = {f"bare ASGI {n}": read_steps[f"{n}-ceiling"].rps for n in reads}
     plot(
@@ -842,12 +1021,6 @@ def write_report(
             f"**{ours.rps / bare.rps:.3f}** |"
         )
     busiest = max(steps, key=lambda s: s.users)
-    endpoint_lines = [
-        f"| {e['name']} | {e['requests']} | {e['failures']} | {e['p50']:.0f} | "
-        f"{e['p95']:.0f} | {e['p99']:.0f} |"
-        for e in busiest.endpoints
-        if e["requests"]
-    ]
     bare = [read_steps[f"{n}-ceiling"] for n in reads]
     generator_us = max(b.generator_cpu / b.rps * 1e6 for b in bare if b.rps)
     errors = [s for s in [*steps, *read_steps.values()] if s.failures]
@@ -884,7 +1057,8 @@ Written by `bench/run.py`; regenerate with `{command}`. Raw numbers in
   statistics are reset and {step_seconds:.0f} s are measured. Warm-up before the first step:
   16 users for 10 s.
 - server CPU is the server process's user+system time over the measured wall time (100% = one
-  core); peak RSS is its VmRSS sampled every 0.2 s; generator CPU is Locust's CPU the same way.
+  core); peak RSS is its VmRSS sampled every 0.2 s; generator CPU is Locust's CPU the same way;
+  machine CPU is the share of all {cores} cores busy with anything (from /proc/stat).
 
 ## The 93/7 mix, step by step
 
@@ -907,7 +1081,7 @@ Each request at the busiest step ({busiest.users} users):
 
 | request | count | failures | p50 ms | p95 ms | p99 ms |
 |---|---|---|---|---|---|
-{chr(10).join(endpoint_lines)}
+{chr(10).join(endpoint_lines(busiest))}
 
 ## The ceiling: the same bytes from a bare ASGI app
 

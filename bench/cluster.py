@@ -1,0 +1,333 @@
+"""`make bench-cluster`: scaled mode under the same 93/7 library mix, step by step.
+
+What it does, every part bounded in time and stopped by itself:
+
+1. A cluster of its own from `deploy/cluster.sh` (var/cluster-bench, ports from 18300, database
+   shelfmark_bench_cluster dropped and made again, Redis database 13 flushed, broker prefix
+   shelfmark-bench), so a developer's `make cluster-up` and `make test-cluster` are left alone:
+   PgBouncer in transaction mode in front of the local PostgreSQL, etcd, SHELFMARK_API_PROCESSES
+   API processes (default 2) behind nginx, and the relay, consumer and scheduler workers. The
+   API processes get the same raised request and login limits as `make bench`.
+2. The data set of `make bench` (bench/run.py's `build_data_set`), written straight to
+   PostgreSQL, then `VACUUM ANALYZE`.
+3. A warm-up, then headless Locust (the same locustfile) at each concurrency step through
+   nginx, and wrk on the two cached reads through nginx.
+4. bench/results/<date>-cluster.md, .csv and .png; the cluster is stopped however the run ends.
+
+Nothing is pinned: the API processes, the workers, PostgreSQL, Redis, RabbitMQ, nginx and the
+generator share the two cores, as they would on one small host. Server CPU is the sum over the
+cluster's own processes (API processes, workers, nginx, PgBouncer); PostgreSQL, Redis and
+RabbitMQ are the machine's shared servers, so the machine's CPU column is the one to read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import asyncpg
+import redis
+import run as harness
+
+DEPLOY = harness.ROOT / "deploy" / "cluster.sh"
+CLUSTER = {
+    "SHELFMARK_CLUSTER_DIR": "var/cluster-bench",
+    "SHELFMARK_CLUSTER_PORT_BASE": "18300",
+    "SHELFMARK_CLUSTER_DB": "shelfmark_bench_cluster",
+    "SHELFMARK_CLUSTER_PREFIX": "shelfmark-bench",
+    "SHELFMARK_CLUSTER_REDIS_URL": "redis://127.0.0.1:6379/13",
+    "SHELFMARK_CLUSTER_REQUEST_LIMIT": "100000000/minute",
+}
+#: Inherited by every process `cluster.sh up` starts (its env file does not set them).
+SERVER_ENV = {
+    "SHELFMARK_LOGIN_LIMIT_PER_CLIENT": "1000000/minute",
+    "SHELFMARK_LOGIN_LIMIT_PER_ACCOUNT": "1000000/minute",
+    "SHELFMARK_ACCESS_TOKEN_MINUTES": "1440",
+    "SHELFMARK_LOG_LEVEL": "warning",
+}
+
+
+@dataclass
+class Cluster:
+    """The running cluster as a load target: nginx's URL, and its processes by pid file."""
+
+    name: str
+    url: str
+    run_dir: Path
+
+    def _pid(self, file: Path) -> int | None:
+        try:
+            return int(file.read_text().strip())
+        except (OSError, ValueError):
+            return None
+
+    def _pids(self, pattern: str) -> list[int]:
+        """The processes of these pid files, not their supervisors (deploy/supervise.sh)."""
+        files = sorted(self.run_dir.glob(pattern))
+        return [p for f in files if not f.name.endswith(".supervisor.pid") and (p := self._pid(f))]
+
+    def api_pids(self) -> list[int]:
+        return self._pids("api-*.pid")
+
+    def pids(self) -> list[int]:
+        own = [*self.api_pids(), *self._pids("worker-*.pid")]
+        own += self._pids("pgbouncer.pid") + self._pids("etcd.pid")
+        for nginx in self._pids("nginx.pid"):
+            own += [nginx, *children(nginx)]
+        return own
+
+
+def children(parent: int) -> list[int]:
+    """The processes whose parent is `parent` (nginx's workers)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == parent:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def cluster_env() -> dict[str, str]:
+    return os.environ | CLUSTER | SERVER_ENV
+
+
+def deploy(action: str) -> None:
+    subprocess.run(["bash", str(DEPLOY), action], env=cluster_env(), check=True, timeout=600)
+
+
+def settings_of(directory: Path) -> dict[str, str]:
+    """The variables cluster.sh wrote to its env file."""
+    found = {}
+    for line in (directory / "env").read_text().splitlines():
+        if line.startswith("export "):
+            name, _, value = line.removeprefix("export ").partition("=")
+            found[name] = value.strip("'")
+    return found
+
+
+async def _admin(statement: str) -> None:
+    connection = await asyncpg.connect(
+        host="127.0.0.1", port=5432, user="postgres", database="postgres"
+    )
+    try:
+        await connection.execute(statement)
+    finally:
+        await connection.close()
+
+
+def fresh_stores() -> None:
+    name = CLUSTER["SHELFMARK_CLUSTER_DB"]
+    asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    redis.Redis.from_url(CLUSTER["SHELFMARK_CLUSTER_REDIS_URL"]).flushdb()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--books", type=int, default=100_000)
+    parser.add_argument("--patrons", type=int, default=10_000)
+    parser.add_argument("--loans", type=int, default=20_000)
+    parser.add_argument("--logins", type=int, default=2_000, help="patrons given a password")
+    parser.add_argument("--users", default="8,16,32,64", help="comma-separated steps")
+    parser.add_argument("--step-seconds", type=float, default=20.0)
+    parser.add_argument("--wrk-seconds", type=float, default=15.0)
+    parser.add_argument("--wrk-connections", type=int, default=32)
+    parser.add_argument("--out", type=Path, default=harness.RESULTS)
+    args = parser.parse_args()
+    steps_users = [int(u) for u in args.users.split(",")]
+    settle = 5.0
+    started = time.monotonic()
+    rng = random.Random(9)  # noqa: S311 (fake data)
+    directory = harness.ROOT / CLUSTER["SHELFMARK_CLUSTER_DIR"]
+
+    with tempfile.TemporaryDirectory(prefix="shelfmark-bench-cluster-") as tmp:
+        work = Path(tmp)
+        fresh_stores()
+        try:
+            harness.log("starting the cluster (deploy/cluster.sh up)")
+            deploy("up")
+            cluster = settings_of(directory)
+            target = Cluster("cluster", cluster["SHELFMARK_E2E_URL"], directory / "run")
+            env = cluster_env() | {
+                "DATABASE_URL": cluster["SHELFMARK_CLUSTER_DIRECT_URL"],
+                "SHELFMARK_DB_PGBOUNCER": "false",
+                "SHELFMARK_VAR_DIR": str(work / "var"),
+            }
+            t0 = time.monotonic()
+            fixtures = harness.build_data_set(args, env, rng)
+            database = CLUSTER["SHELFMARK_CLUSTER_DB"]
+            asyncio.run(_vacuum(database))
+            seed_seconds = time.monotonic() - t0
+            fixtures_file = work / "fixtures.json"
+            fixtures_file.write_text(json.dumps(fixtures))
+            locust_env = env | {"BENCH_FIXTURES": str(fixtures_file)}
+            processes = len(target.api_pids())
+            harness.log(f"cluster at {target.url}: {processes} API processes, {target.pids()}")
+
+            def mix(label: str, users: int, seconds: float) -> harness.Step:
+                return harness.run_locust(
+                    label,
+                    target,
+                    users,
+                    seconds,
+                    settle + users / 8,
+                    harness.LOCUSTFILE,
+                    harness.MIX_USERS,
+                    locust_env,
+                    work,
+                    [],
+                )
+
+            harness.log("warming up: 16 users, 10 s")
+            mix("warmup", 16, 10)
+            steps = []
+            for users in steps_users:
+                harness.log(f"mix step: {users} users, {args.step_seconds:.0f} s")
+                steps.append(mix(f"{users}", users, args.step_seconds))
+                harness.log("  " + " | ".join(harness.row(steps[-1])))
+            reads = {
+                "search": f"/books?q={harness.SEARCH_TERM}",
+                "book": f"/books/{fixtures['book_ids'][0]}",
+            }
+            wrk_runs = {}
+            for name, path in reads.items():
+                harness.capture(target.url + path)  # fills the cache
+                harness.log(f"read path {path}: wrk, {args.wrk_connections} connections")
+                wrk_runs[name] = harness.run_wrk(
+                    target.url + path, args.wrk_connections, args.wrk_seconds, []
+                )
+                harness.log(f"  {wrk_runs[name]}")
+        finally:
+            deploy("down")
+    write_report(
+        args, steps, wrk_runs, reads, processes, seed_seconds, time.monotonic() - started, settle
+    )
+
+
+async def _vacuum(database: str) -> None:
+    connection = await asyncpg.connect(
+        host="127.0.0.1", port=5432, user="postgres", database=database
+    )
+    try:
+        await connection.execute("VACUUM ANALYZE", timeout=600)
+    finally:
+        await connection.close()
+
+
+def write_report(
+    args: argparse.Namespace,
+    steps: list[harness.Step],
+    wrk_runs: dict[str, harness.WrkRun | None],
+    reads: dict[str, str],
+    processes: int,
+    seed_seconds: float,
+    total_seconds: float,
+    settle: float,
+) -> None:
+    from importlib.metadata import version
+
+    now = datetime.now(UTC)
+    args.out.mkdir(parents=True, exist_ok=True)
+    stem = args.out / f"{now:%Y-%m-%d}-cluster"
+    commit = harness.git("rev-parse", "--short", "HEAD")
+    dirty = " (plus uncommitted changes)" if harness.git("status", "--porcelain") else ""
+    command = "make bench-cluster" + (
+        f" BENCH_ARGS='{' '.join(sys.argv[1:])}'" if sys.argv[1:] else ""
+    )
+    harness.write_csv(Path(f"{stem}.csv"), steps)
+    harness.plot(steps, {}, Path(f"{stem}.png"), f"Shelfmark scaled mode, 93/7 mix, {now:%Y-%m-%d}")
+    busiest = max(steps, key=lambda s: s.users)
+    at_32 = next((s for s in steps if s.users == 32), None)
+    wrk_lines = [
+        f"| `GET {path}` | {run.rps:.0f} | {run.p50:.1f} | {run.p99:.1f} | "
+        f"{run.not_2xx}, {run.socket_errors} |"
+        for name, path in reads.items()
+        if (run := wrk_runs.get(name)) is not None
+    ] or ["| wrk is not installed (`apt-get install wrk`) | | | | |"]
+    goal_64 = (
+        f"{busiest.rps:.0f} requests/s at {busiest.users} users with "
+        f"{busiest.failures} failed (goal: 2,500 at 64 with 0 errors)"
+    )
+    goal_32 = f"p99 {at_32.p99:.0f} ms at 32 users (goal: 50 ms)" if at_32 else "no 32-user step"
+    title = "scaled mode (PostgreSQL via PgBouncer, Redis, RabbitMQ, nginx)"
+    machine = (
+        f"{os.cpu_count()} cores, {harness.cpu_model()}, {platform.platform()}, "
+        f"Python {platform.python_version()}"
+    )
+    text = f"""# Benchmark: {title}, {now:%Y-%m-%d %H:%M} UTC
+
+Written by `bench/cluster.py`; regenerate with `{command}`. Raw numbers in
+[{stem.name}.csv]({stem.name}.csv), the plot in [{stem.name}.png]({stem.name}.png).
+
+Against the goals of #9: {goal_64}; {goal_32}.
+
+## Setup
+
+- machine: {machine}
+- commit: {commit}{dirty}
+- command: `{command}` ({total_seconds:.0f} s in all)
+- topology (`deploy/cluster.sh`): nginx (keep-alive upstreams) over {processes} API processes
+  (`shelfmark serve`, uvicorn, one process each), PgBouncer in transaction mode in front of the
+  machine's PostgreSQL, Redis as the read cache and rate-limit store, RabbitMQ for the events,
+  etcd for live settings, and the relay, consumer and scheduler workers. Request and login
+  limits raised to millions per minute (every request comes from 127.0.0.1), tokens good for
+  24 h, logs at warning.
+- data: as `make bench` ({args.books:,} books, {args.patrons:,} patrons, {args.loans:,} active
+  loans, {args.logins:,} patron logins), written straight to PostgreSQL, then `VACUUM
+  ANALYZE`; {seed_seconds:.0f} s to build.
+- generator: Locust {version("locust")}, FastHttpUser, one process, no think time (closed loop),
+  through nginx.
+- pinning: none; everything shares the {os.cpu_count()} cores.
+- each step: the users start and log in for {settle:.0f} s plus 1 s per 8 users, then the
+  statistics are reset and {args.step_seconds:.0f} s are measured. Warm-up before the first
+  step: 16 users for 10 s.
+- server CPU: the cluster's own processes (API processes, workers, nginx, PgBouncer, etcd),
+  user+system time over the measured wall time (100% = one core); PostgreSQL, Redis and
+  RabbitMQ are not in it, the machine CPU column (all cores, everything) is. Peak RSS: the
+  largest API process, sampled every 0.2 s.
+
+## The 93/7 mix, step by step
+
+Latencies in ms (Locust rounds them), errors = failed requests / all requests. A business
+refusal (409) is an expected answer and not an error.
+
+{harness.table(steps)}
+
+![latency against throughput]({stem.name}.png)
+
+Each request at the busiest step ({busiest.users} users):
+
+| request | count | failures | p50 ms | p95 ms | p99 ms |
+|---|---|---|---|---|---|
+{chr(10).join(harness.endpoint_lines(busiest))}
+
+## Cached reads through nginx, with wrk
+
+wrk, one thread, {args.wrk_connections} keep-alive connections, {args.wrk_seconds:.0f} s, after
+one request has filled the cache. Non-2xx answers and socket errors are listed because wrk
+counts them in its RPS.
+
+| read | RPS | p50 ms | p99 ms | non-2xx, socket errors |
+|---|---|---|---|---|
+{chr(10).join(wrk_lines)}
+"""
+    Path(f"{stem}.md").write_text(text)
+    print(text)
+    harness.log(f"wrote {stem}.md, .csv and .png")
+
+
+if __name__ == "__main__":
+    main()
