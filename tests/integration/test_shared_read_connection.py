@@ -3,6 +3,7 @@ on both databases."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -49,3 +50,18 @@ async def test_the_book_details_take_one_connection_for_three_readers(
     await shelfmark.readers.books.get(book_id)
     await shelfmark.readers.loans.holds_waiting([book_id])
     assert len(seen) == 3  # outside the block, each reader its own
+
+
+async def test_a_task_started_inside_the_block_opens_its_own(
+    shelfmark: Shelfmark, engines: Engines
+) -> None:
+    """The block's end closes its connection whatever a task it started is doing, and one
+    connection answers one statement at a time: such a task must not borrow it."""
+    book_id = await shelfmark.execute(AddBook(title="Dune", author="Frank Herbert", copies=1))
+    seen = checkouts(engines)
+
+    async with one_read_connection(engines.read):
+        await shelfmark.readers.books.get(book_id)
+        assert await asyncio.create_task(shelfmark.readers.books.get(book_id)) is not None
+
+    assert len(seen) == 2

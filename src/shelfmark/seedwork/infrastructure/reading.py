@@ -5,20 +5,23 @@ several reads (`one_read_connection(engine)`): the book details read the catalog
 through one connection instead of three check-outs, each with its own `BEGIN` and rollback (on
 SQLite most of the cost of an uncached read; there the three reads also share one snapshot).
 
-The shared connection is this task's (a context variable): never run reads concurrently inside
-`one_read_connection`, since one connection answers one statement at a time.
+The shared connection belongs to the task that opened the block: a task started inside it (a
+single-flight cache load, say) opens its own, since one connection answers one statement at a
+time and the block's end closes it whatever such a task is doing.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-_shared: ContextVar[tuple[AsyncEngine, AsyncConnection] | None] = ContextVar(
-    "shelfmark_shared_read_connection", default=None
+_shared: ContextVar[tuple[AsyncEngine, AsyncConnection, asyncio.Task[Any] | None] | None] = (
+    ContextVar("shelfmark_shared_read_connection", default=None)
 )
 
 
@@ -27,7 +30,7 @@ async def reading(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
     """A connection of `engine`: the one `one_read_connection(engine)` holds around this call,
     else a new one, closed afterwards."""
     shared = _shared.get()
-    if shared is not None and shared[0] is engine:
+    if shared is not None and shared[0] is engine and shared[2] is asyncio.current_task():
         yield shared[1]
         return
     async with engine.connect() as connection:
@@ -38,7 +41,7 @@ async def reading(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
 async def one_read_connection(engine: AsyncEngine) -> AsyncIterator[None]:
     """Within this block, every `reading(engine)` of this task uses one connection."""
     async with reading(engine) as connection:
-        token = _shared.set((engine, connection))
+        token = _shared.set((engine, connection, asyncio.current_task()))
         try:
             yield
         finally:
