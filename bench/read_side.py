@@ -101,7 +101,9 @@ def fresh_database(backend: str, size: int, keep: bool) -> Iterator[tuple[str, b
     is reused as it is by the next run with `--keep` once its seeding has finished."""
     if backend == "sqlite":
         VAR.mkdir(parents=True, exist_ok=True)
-        path = VAR / f"read-side-{size}.db"
+        path = VAR / (
+            f"read-side-{size}.db" if keep else f"read-side-{size}-{uuid.uuid4().hex[:8]}.db"
+        )
         files = [path, *(path.with_name(path.name + s) for s in ("-wal", "-shm"))]
         seeded = keep and _seeded_mark(path).exists()
         if not seeded:
@@ -482,9 +484,15 @@ def report(raw: dict[str, Any]) -> str:
         "One client, one request at a time over one keep-alive connection (httpx), against a "
         "real `shelfmark serve` process (uvicorn, one process) on the loopback; latency measured "
         f"at the client. {settings['warmup']} warm-up requests, then {settings['requests']} "
-        "timed ones per read (fewer where a read ran out of its time budget: marked *). Fresh "
+        "timed ones per read (fewer where a read ran out of its time budget: marked *). One "
         "database per size, filled by `shelfmark seed` (1-3 copies per book); PostgreSQL "
-        "vacuumed and analysed after seeding. The ISBN is one seeded book's, hyphenated "
+        "vacuumed and analysed after seeding. "
+        + (
+            "This run reused databases seeded (and vacuumed) by an earlier run with `--keep`. "
+            if any(r["seed_seconds"] is None for r in results)
+            else ""
+        )
+        + "The ISBN is one seeded book's, hyphenated "
         f"(979-9-…); the deep page is page {settings['depth']} of the title list, reached by "
         "following `next_cursor`.",
         "",
@@ -537,7 +545,7 @@ def report(raw: dict[str, Any]) -> str:
         "(`ts_rank` over a stored word vector) only words held by at most about 2,000 entries "
         "(told by sampling 1,000 entries in popularity order), SQLite (bm25) only words held "
         "by at most 1,000 (counted, stopping there); a more common word, as 'garden' is from "
-        "10,000 books on, lists its entries by popularity. PostgreSQL's pages walk the "
+        "100,000 books on, lists its entries by popularity. PostgreSQL's pages walk the "
         "popularity index and stop; SQLite's walk it too, but first gather FTS5's list of "
         "matches, which grows with the entries holding the word. Keyset pages and the ISBN "
         "search walk an index and stop. Compare each "
