@@ -16,8 +16,10 @@ What it does, every part bounded in time and stopped by itself:
 
 Nothing is pinned: the API processes, the workers, PostgreSQL, Redis, RabbitMQ, nginx and the
 generator share the two cores, as they would on one small host. Server CPU is the sum over the
-cluster's own processes (API processes, workers, nginx, PgBouncer); PostgreSQL, Redis and
+cluster's own processes (API processes, workers, nginx, PgBouncer, etcd); PostgreSQL, Redis and
 RabbitMQ are the machine's shared servers, so the machine's CPU column is the one to read.
+The database is dropped at the end and the broker's queues of the prefix purged at the start
+(a run stopped halfway leaves events for rows the next run no longer has).
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+import aio_pika
 import asyncpg
 import redis
 import run as harness
@@ -129,10 +132,35 @@ async def _admin(statement: str) -> None:
         await connection.close()
 
 
+def drop_database() -> None:
+    asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{CLUSTER["SHELFMARK_CLUSTER_DB"]}" WITH (FORCE)'))
+
+
+async def _purge_queues(prefix: str) -> None:
+    """Empties this prefix's queue of every consumer the application has, and their dead
+    letters, where they exist."""
+    from shelfmark.bootstrap import bootstrap
+    from shelfmark.config import Settings
+
+    with tempfile.TemporaryDirectory() as tmp:
+        app = bootstrap(Settings(var_dir=Path(tmp), database_url=f"sqlite+aiosqlite:///{tmp}/x"))
+        names = [c.name for c in app.events.consumers]
+        await app.dispose()
+    connection = await aio_pika.connect("amqp://guest:guest@127.0.0.1:5672/")
+    async with connection:
+        for name in [f"{prefix}.{n}{dead}" for n in names for dead in ("", ".dead")]:
+            channel = await connection.channel()
+            try:
+                queue = await channel.declare_queue(name, passive=True)
+                await queue.purge()
+            except aio_pika.exceptions.ChannelClosed:
+                continue  # no such queue yet
+
+
 def fresh_stores() -> None:
-    name = CLUSTER["SHELFMARK_CLUSTER_DB"]
-    asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    drop_database()
     redis.Redis.from_url(CLUSTER["SHELFMARK_CLUSTER_REDIS_URL"]).flushdb()
+    asyncio.run(_purge_queues(CLUSTER["SHELFMARK_CLUSTER_PREFIX"]))
 
 
 def main() -> None:
@@ -212,6 +240,7 @@ def main() -> None:
                 harness.log(f"  {wrk_runs[name]}")
         finally:
             deploy("down")
+            drop_database()
     write_report(
         args, steps, wrk_runs, reads, processes, seed_seconds, time.monotonic() - started, settle
     )

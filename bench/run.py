@@ -213,9 +213,11 @@ def rss_mb(pid: int) -> float:
 
 
 def busy_and_total_ticks() -> tuple[int, int]:
-    """The whole machine's CPU time so far (all cores), busy and in all, from /proc/stat."""
-    ticks = [int(t) for t in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    idle = ticks[3] + ticks[4]  # idle, iowait
+    """The whole machine's CPU time so far (all cores), busy and in all, from /proc/stat: user,
+    nice, system, idle, iowait, irq, softirq and steal (guest time is inside user already).
+    Idle, iowait and steal (a virtual machine's time taken by its host) are not busy."""
+    ticks = [int(t) for t in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    idle = ticks[3] + ticks[4] + ticks[7]
     return sum(ticks) - idle, sum(ticks)
 
 
@@ -754,7 +756,7 @@ def main() -> None:
 
             log("warming up: 16 users, 10 s")
             mix("warmup", 16, 10)
-            if args.soak:
+            if args.soak is not None:
                 log(f"soak: {args.soak_users} users for {args.soak:.0f} min")
                 soaked = mix("soak", args.soak_users, args.soak * 60)
                 soak_report(args, soaked, pinned, time.monotonic() - started)
@@ -915,14 +917,14 @@ def soak_report(args: argparse.Namespace, step: Step, pinned: str, total_seconds
     now = datetime.now(UTC)
     args.out.mkdir(parents=True, exist_ok=True)
     stem = args.out / f"{now:%Y-%m-%d}-soak"
-    samples = step.rss_samples
-    minutes = samples[-1][0] / 60 if samples else 0.0
+    samples = step.rss_samples or [(0.0, step.server_rss_mb)]
+    minutes = samples[-1][0] / 60
 
     def around(t0: float, t1: float) -> float:
         window = [m for t, m in samples if t0 <= t < t1] or [0.0]
         return sum(window) / len(window)
 
-    first, last = around(60, 120), around(samples[-1][0] - 60, float("inf")) if samples else 0.0
+    first, last = around(60, 120), around(samples[-1][0] - 60, float("inf"))
     after_warm = [(t, m) for t, m in samples if t >= 60]
     trend, late_trend = (
         trend_mb_per_minute(after_warm),
