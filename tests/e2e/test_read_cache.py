@@ -209,6 +209,31 @@ async def test_the_first_page_of_books_follows_borrows_and_new_books_once_settle
     assert titles == ["Anna Karenina", "Dune", "Emma"]
 
 
+async def test_a_new_book_drops_the_search_pages_it_may_enter_and_no_other(
+    shelfmark: Shelfmark, api: httpx.AsyncClient, desk: Desk, elsewhere: httpx.AsyncClient
+) -> None:
+    await desk.book(title="Dune", author="Frank Herbert")
+    await desk.book(title="Emma", author="Jane Austen")
+    await settle(shelfmark)
+
+    async def titles(q: str) -> list[str]:
+        return [b["title"] for b in (await ok(api.get("/books", params={"q": q})))["items"]]
+
+    assert await titles("dune") == ["Dune"]
+    assert await titles("austen") == ["Emma"]
+    assert await titles("garden") == []
+    misses_before = misses(shelfmark, BOOKS)
+
+    await ok(elsewhere.post("/books", json={"title": "Dunes", "author": "Ann Gardener"}), 201)
+    await settle(shelfmark)
+
+    assert await titles("austen") == ["Emma"]  # still cached: the new book cannot enter it
+    assert misses(shelfmark, BOOKS) == misses_before
+    assert sorted(await titles("dune")) == ["Dune", "Dunes"]  # "dunes" starts with "dune"
+    assert await titles("garden") == ["Dunes"]  # found nothing before: any new book counts
+    assert misses(shelfmark, BOOKS) == misses_before + 2
+
+
 async def test_a_later_page_is_never_cached(
     shelfmark: Shelfmark, api: httpx.AsyncClient, desk: Desk
 ) -> None:

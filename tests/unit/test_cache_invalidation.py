@@ -15,7 +15,9 @@ from shelfmark.bootstrap.cache import (
     FIRST_PAGES_BY_AVAILABILITY,
     CacheInvalidation,
     book_key,
+    first_page_tags_for_new_books,
     first_pages_listing,
+    first_pages_with_word,
     patron_key,
     records_holding,
     stale_after,
@@ -63,11 +65,40 @@ def test_a_borrow_makes_the_book_the_borrower_and_the_pages_listing_the_book_sta
     assert stale.tags == BOOK_TAGS
 
 
-def test_a_new_book_makes_every_first_page_stale() -> None:
-    stale = stale_after("BookAdded", BOOK, {"title": "Dune"})
+def test_a_new_book_makes_the_pages_without_words_and_those_of_its_words_prefixes_stale() -> None:
+    stale = stale_after("BookAdded", BOOK, {"title": "Dune", "author": "Ø. Herbert"})
 
     assert stale.keys == {book_key(BOOK)}
-    assert stale.tags == BOOK_TAGS | {FIRST_PAGES}
+    prefixes = {"d", "du", "dun", "dune", "o", "h", "he", "her", "herb", "herbe", "herber"}
+    assert stale.tags == BOOK_TAGS | {FIRST_PAGES} | {
+        first_pages_with_word(p) for p in prefixes | {"herbert"}
+    }
+
+
+def test_a_page_of_words_is_filed_under_them_when_every_book_it_lists_holds_them() -> None:
+    listed = [("Dune Messiah", "Frank Herbert"), ("Children of Dune", "Frank Herbert")]
+
+    assert first_page_tags_for_new_books("DUNE herb", listed) == {
+        first_pages_with_word("dune"),
+        first_pages_with_word("herb"),
+    }
+    assert first_page_tags_for_new_books("Émile", [("EMILE in Paris", "Zoé")]) == {
+        first_pages_with_word("emile")
+    }
+
+
+@pytest.mark.parametrize(
+    ("q", "listed"),
+    [
+        (None, [("Dune", "Frank Herbert")]),  # no words: a title list any book may enter
+        ("dune", []),  # nothing found: any new book may be found, or be near
+        ("dnue", [("Dune", "Frank Herbert")]),  # near spellings found instead
+    ],
+)
+def test_any_other_first_page_is_filed_under_every_new_book(
+    q: str | None, listed: list[tuple[str, str]]
+) -> None:
+    assert first_page_tags_for_new_books(q, listed) == {FIRST_PAGES}
 
 
 @pytest.mark.parametrize("event_type", ["PatronSuspended", "MembershipRenewed", "FineAssessed"])

@@ -3,7 +3,10 @@ choose.
 
 Keys: `book:{id}` (GET /books/{id}), `patron:{id}` (GET /patrons/{id}) and
 `books:first:{sha256 of the normalised query}` (the first page of GET /books). Tags (sets of
-keys, deleted member by member): `books:first:index` (every first page),
+keys, deleted member by member): `books:first:index` (the first pages any new book may change:
+without words, or where the words found nothing or only near spellings),
+`books:first:word:{word}` (the first pages of words that found books holding them all, one tag
+per word: a new book drops those whose words start one of its own),
 `books:first:listing:{book_id}` (the first pages that list the book), `books:first:by-availability`
 (the first pages filtered on availability, which a book can enter or leave on any circulation
 event) and `patrons:holding:{book_id}` (the patron records that show a hold on the book, whose
@@ -22,13 +25,17 @@ its process or overflowed what it remembers, a load that began before an event's
 stored after it, a read whose answer depends on the time alone (a loan falling overdue before
 the daily job records it), a first page reloaded from the search index before it applied the
 event (with RabbitMQ the `search` and `cache` queues are not ordered; the in-process bus runs
-`cache` after `search`), and, with the in-process cache, another process's writes.
+`cache` after `search`), a search page a new book enters through a word the index unaccents
+otherwise than `folded_words` does (a letter neither NFKD nor its table maps), a common word's
+page a book enters by gaining copies (its popularity order), and, with the in-process cache,
+another process's writes.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -58,6 +65,52 @@ def patron_key(patron_id: UUID) -> str:
 
 def first_page_key(normalised_query: str) -> str:
     return f"books:first:{hashlib.sha256(normalised_query.encode()).hexdigest()}"
+
+
+def first_pages_with_word(word: str) -> str:
+    return f"books:first:word:{word}"
+
+
+#: Letters that unaccenting turns into other letters instead of dropping a mark from (as
+#: PostgreSQL's unaccent and FTS5's remove_diacritics do); NFKD handles the rest.
+_LETTERS = str.maketrans(
+    {"ø": "o", "æ": "ae", "œ": "oe", "ß": "ss", "ł": "l", "đ": "d", "ð": "d", "þ": "th"}
+    | {"\u0131": "i"}  # dotless i
+)
+
+
+def folded_words(text: str) -> list[str]:
+    """Words as the search index compares them: lower case, unaccented, letters and digits."""
+    decomposed = unicodedata.normalize("NFKD", text.lower().translate(_LETTERS))
+    plain = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return "".join(c if c.isalnum() else " " for c in plain).split()
+
+
+def first_page_tags_for_new_books(q: str | None, listed: Iterable[tuple[str, str]]) -> set[str]:
+    """The tags under which a new book drops a first page (its `BookAdded`).
+
+    A page for words whose every listed book (title, author) holds each word, as the start of
+    one of its words, is one the words found: a new book enters it only if it holds them too,
+    so the page is filed under each word and dropped by a book one of whose words starts with
+    it. Any other page (no words, nothing found, or near spellings found instead) may change
+    with any new book: `FIRST_PAGES`."""
+    words = folded_words(q or "")[:10]  # as many as the search takes
+    pages = list(listed)
+    if not words or not pages:
+        return {FIRST_PAGES}
+    for title, author in pages:
+        held = folded_words(f"{title} {author}")
+        if not all(any(h.startswith(w) for h in held) for w in words):
+            return {FIRST_PAGES}
+    return {first_pages_with_word(w) for w in words}
+
+
+def _new_book_tags(payload: Mapping[str, Any]) -> set[str]:
+    """Every first page a new book may enter: those without words (`FIRST_PAGES`) and those
+    filed under a word that one of the book's words starts with."""
+    held = folded_words(f"{payload.get('title', '')} {payload.get('author', '')}")
+    prefixes = {word[:n] for word in held for n in range(1, len(word) + 1)}
+    return {FIRST_PAGES, *(first_pages_with_word(p) for p in prefixes)}
 
 
 def first_pages_listing(book_id: UUID) -> str:
@@ -128,7 +181,7 @@ def stale_after(event_type: str, aggregate_id: UUID, payload: Mapping[str, Any])
     if books:
         tags.add(FIRST_PAGES_BY_AVAILABILITY)
     if event_type == "BookAdded":
-        tags.add(FIRST_PAGES)  # any first page may now list it
+        tags |= _new_book_tags(payload)
     return Stale(frozenset(keys), frozenset(tags))
 
 

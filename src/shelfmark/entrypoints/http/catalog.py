@@ -12,10 +12,10 @@ from fastapi import APIRouter, Query, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from shelfmark.bootstrap.cache import (
-    FIRST_PAGES,
     FIRST_PAGES_BY_AVAILABILITY,
     book_key,
     first_page_key,
+    first_page_tags_for_new_books,
     first_pages_listing,
 )
 from shelfmark.catalog.application.commands import AddBook, AddCopy
@@ -155,13 +155,18 @@ async def list_books(
 
 
 async def _first_page(request: Request, app: App, query: SearchQuery, limit: int) -> Response:
-    """Cached under the normalised query; filed under every book it lists, and under the
-    availability tag when the query filters on it (a return can add a book to the page)."""
+    """Cached under the normalised query; filed under every book it lists, under what a new
+    book must hold to enter it (`first_page_tags_for_new_books`), and under the availability
+    tag when the query filters on it (a return can add a book to the page)."""
 
     async def fresh() -> Fresh:
         page = await app.readers.search.search(query, PageRequest(limit))
         items = [hit_out(h) for h in page.items]
-        tags = [FIRST_PAGES, *(first_pages_listing(b.id) for b in items)]
+        listed = ((b.title, b.author) for b in items)
+        tags = [
+            *first_page_tags_for_new_books(query.q, listed),
+            *(first_pages_listing(b.id) for b in items),
+        ]
         if query.available is not None:
             tags.append(FIRST_PAGES_BY_AVAILABILITY)
         headers = {"X-Next-Cursor": page.next_cursor} if page.next_cursor else {}
