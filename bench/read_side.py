@@ -98,14 +98,16 @@ async def _fetch(database: str, statement: str, *args: Any) -> Any:
 def fresh_database(backend: str, size: int, keep: bool) -> Iterator[tuple[str, bool]]:
     """A database URL and whether it is already seeded. Without `keep`, a new database,
     dropped (deleted) when done. With `keep`, one named by its size that outlives the run, and
-    is reused as it is by the next run with `--keep` once its seeding has finished."""
+    is reused as it is by the next run with `--keep` once its seeding has finished, if it was
+    seeded by the same arguments on the same schema (`seeded_by`)."""
     if backend == "sqlite":
         VAR.mkdir(parents=True, exist_ok=True)
         path = VAR / (
             f"read-side-{size}.db" if keep else f"read-side-{size}-{uuid.uuid4().hex[:8]}.db"
         )
         files = [path, *(path.with_name(path.name + s) for s in ("-wal", "-shm"))]
-        seeded = keep and _seeded_mark(path).exists()
+        mark = _seeded_mark(path)
+        seeded = keep and mark.exists() and mark.read_text() == seeded_by()
         if not seeded:
             for f in [*files, _seeded_mark(path)]:
                 f.unlink(missing_ok=True)
@@ -123,7 +125,7 @@ def fresh_database(backend: str, size: int, keep: bool) -> Iterator[tuple[str, b
                 "postgres",
                 "SELECT shobj_description(oid, 'pg_database') = $1"
                 " FROM pg_database WHERE datname = $2",
-                SEEDED,
+                seeded_by(),
                 name,
             )
         )
@@ -138,7 +140,14 @@ def fresh_database(backend: str, size: int, keep: bool) -> Iterator[tuple[str, b
             asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
-SEEDED = "seeded by bench/read_side.py"
+PATRONS = 1000
+
+
+def seeded_by() -> str:
+    """What a kept database's mark says: a database seeded otherwise (another schema, other
+    seed arguments) is seeded again rather than reused."""
+    schema = max(p.stem for p in (ROOT / "migrations" / "versions").glob("0*.py"))
+    return f"seeded by bench/read_side.py: {PATRONS} patrons, schema {schema}"
 
 
 def _seeded_mark(path: Path) -> Path:
@@ -148,9 +157,9 @@ def _seeded_mark(path: Path) -> Path:
 def mark_seeded(url: str) -> None:
     """Lets a later run with --keep reuse this database as it is."""
     if url.startswith("sqlite"):
-        _seeded_mark(Path(url.split("///", 1)[1])).touch()
+        _seeded_mark(Path(url.split("///", 1)[1])).write_text(seeded_by())
     else:
-        asyncio.run(_admin(f"COMMENT ON DATABASE \"{database_name(url)}\" IS '{SEEDED}'"))
+        asyncio.run(_admin(f"COMMENT ON DATABASE \"{database_name(url)}\" IS '{seeded_by()}'"))
 
 
 def database_name(url: str) -> str:
@@ -354,7 +363,7 @@ def run_size(backend: str, size: int, args: argparse.Namespace, work: Path) -> d
             log(f"{backend} {size:,}: seeding")
             t0 = time.monotonic()
             subprocess.run(
-                [*SHELFMARK, "seed", "--books", str(size), "--patrons", "1000"],
+                [*SHELFMARK, "seed", "--books", str(size), "--patrons", str(PATRONS)],
                 env=env,
                 check=True,
                 stdout=subprocess.DEVNULL,
