@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import AsyncIterator, Generator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +15,6 @@ import redis.asyncio
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from shelfmark.access.application.handlers import Principal
-from shelfmark.access.domain.model import Role
 from shelfmark.bootstrap import Shelfmark, bootstrap
 from shelfmark.bootstrap.security import token_service
 from shelfmark.bootstrap.tables import metadata
@@ -24,7 +22,7 @@ from shelfmark.config import Settings
 from shelfmark.entrypoints.http.app import create_app
 from shelfmark.seedwork.clock import SystemClock
 from shelfmark.seedwork.infrastructure.database import Engines, create_engines
-from tests.support.auth import DESK_ACCOUNT, as_librarian
+from tests.support.auth import Deployment, Signer, as_librarian
 from tests.support.clock import MutableClock
 
 
@@ -76,6 +74,12 @@ def desk(api: httpx.AsyncClient) -> Desk:
     return Desk(api)
 
 
+@pytest.fixture
+def signer(shelfmark: Shelfmark) -> Signer:
+    """What mints tokens for the callers a test plays (the deployment's key over HTTP)."""
+    return shelfmark
+
+
 # Against a running server: SHELFMARK_E2E_URL (the cluster behind nginx, say; `make
 # test-cluster`). `api` and `anonymous` then speak HTTP to it, with tokens signed by the
 # deployment's SHELFMARK_JWT_SECRET, and only the tests that need nothing of the in-process
@@ -85,7 +89,7 @@ def desk(api: httpx.AsyncClient) -> Desk:
 # PgBouncer) is emptied and SHELFMARK_E2E_REDIS_URL (a Redis database of its own) flushed, as
 # the in-process tests get a fresh database each.
 E2E_URL = os.environ.get("SHELFMARK_E2E_URL")
-OVER_HTTP = frozenset({"api", "anonymous", "desk"})
+OVER_HTTP = frozenset({"api", "anonymous", "desk", "signer"})
 #: Over HTTP, but their expectations hold only in process: skipped against a server.
 IN_PROCESS_EXPECTATIONS = {
     "test_renewal_and_the_third_renewal_refused": "expects due dates from the test clock",
@@ -114,22 +118,16 @@ if E2E_URL:
             if reason:
                 item.add_marker(pytest.mark.skip(reason=f"against a server: {reason}"))
 
-    class ExternalToken(httpx.Auth):
-        """A fresh librarian token per request, signed with the deployment's key."""
+    def deployment() -> Deployment:
+        """Tokens signed with the deployment's key."""
+        secret = os.environ.get("SHELFMARK_JWT_SECRET")
+        if not secret:
+            pytest.fail("SHELFMARK_E2E_URL needs the deployment's SHELFMARK_JWT_SECRET")
+        return Deployment(token_service(Settings(jwt_secret=secret), SystemClock()))
 
-        def __init__(self) -> None:
-            secret = os.environ.get("SHELFMARK_JWT_SECRET")
-            if not secret:
-                pytest.fail("SHELFMARK_E2E_URL needs the deployment's SHELFMARK_JWT_SECRET")
-            self.tokens = token_service(Settings(jwt_secret=secret), SystemClock())
-
-        def auth_flow(
-            self, request: httpx.Request
-        ) -> Generator[httpx.Request, httpx.Response, None]:
-            principal = Principal(DESK_ACCOUNT, "desk", Role.LIBRARIAN, None)
-            token = self.tokens.issue(principal).access_token
-            request.headers["Authorization"] = f"Bearer {token}"
-            yield request
+    @pytest.fixture
+    def signer() -> Signer:  # replaces the in-process one
+        return deployment()
 
     async def empty_while_workers_run(engines: Engines) -> None:
         """TRUNCATE every table. The deployment's consumers may be in a transaction that waits
@@ -173,5 +171,6 @@ if E2E_URL:
 
     @pytest.fixture
     async def api() -> AsyncIterator[httpx.AsyncClient]:  # replaces the in-process one
-        async with httpx.AsyncClient(base_url=E2E_URL, auth=ExternalToken(), timeout=30) as client:
+        librarian = as_librarian(deployment())
+        async with httpx.AsyncClient(base_url=E2E_URL, auth=librarian, timeout=30) as client:
             yield client

@@ -20,7 +20,7 @@ from shelfmark.bootstrap import Shelfmark
 from shelfmark.entrypoints.http.access import ACCESS
 from shelfmark.entrypoints.http.app import create_app
 from tests.e2e.conftest import Desk
-from tests.support.auth import FreshToken, as_librarian
+from tests.support.auth import FreshToken, Signer, as_librarian
 
 # Who API.md lets in: anyone; staff; admin; "own" = staff or the patron the path names (loan,
 # hold or patron id); "self" = staff or a patron acting for themself (patron_id in the body).
@@ -114,7 +114,7 @@ async def world(api: httpx.AsyncClient, desk: Desk) -> dict[str, Any]:
     }
 
 
-def auth_for(caller: str, shelfmark: Shelfmark, world: dict[str, Any]) -> httpx.Auth | None:
+def auth_for(caller: str, shelfmark: Signer, world: dict[str, Any]) -> httpx.Auth | None:
     import uuid
 
     if caller == "anonymous":
@@ -131,7 +131,7 @@ def auth_for(caller: str, shelfmark: Shelfmark, world: dict[str, Any]) -> httpx.
 
 @pytest.mark.parametrize("caller", CALLERS)
 async def test_the_matrix(
-    anonymous: httpx.AsyncClient, shelfmark: Shelfmark, world: dict[str, Any], caller: str
+    anonymous: httpx.AsyncClient, signer: Signer, world: dict[str, Any], caller: str
 ) -> None:
     outcomes: dict[tuple[str, str], int | str] = {}
     for method, path in sorted(EXPECTED):
@@ -141,7 +141,7 @@ async def test_the_matrix(
             method,
             url,
             json=body,
-            auth=auth_for(caller, shelfmark, world) or httpx.USE_CLIENT_DEFAULT,
+            auth=auth_for(caller, signer, world) or httpx.USE_CLIENT_DEFAULT,
         )
         status = response.status_code
         kind = EXPECTED[(method, path)]
