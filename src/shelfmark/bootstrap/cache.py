@@ -4,9 +4,12 @@ choose.
 Keys: `book:{id}` (GET /books/{id}), `patron:{id}` (GET /patrons/{id}) and
 `books:first:{sha256 of the normalised query}` (the first page of GET /books). Tags (sets of
 keys, deleted member by member): `books:first:index` (the first pages any new book may change:
-without words, or where the words found nothing or only near spellings),
-`books:first:word:{word}` (the first pages of words that found books holding them all, one tag
-per word: a new book drops those whose words start one of its own),
+without words, where the words found nothing or only near spellings, or in SQLite's bm25 order,
+which every new book moves), `books:first:word:{word}` (the other first pages of words, one
+tag per word: a new book drops those whose words start one of its own),
+`books:first:by-words` (all of those: a new book whose title or author does not fold plainly
+drops them all, since the index may break or fold its words otherwise than `folded_words`; a
+page whose words do not fold plainly is filed under `books:first:index` instead),
 `books:first:listing:{book_id}` (the first pages that list the book), `books:first:by-availability`
 (the first pages filtered on availability, which a book can enter or leave on any circulation
 event) and `patrons:holding:{book_id}` (the patron records that show a hold on the book, whose
@@ -25,10 +28,8 @@ its process or overflowed what it remembers, a load that began before an event's
 stored after it, a read whose answer depends on the time alone (a loan falling overdue before
 the daily job records it), a first page reloaded from the search index before it applied the
 event (with RabbitMQ the `search` and `cache` queues are not ordered; the in-process bus runs
-`cache` after `search`), a search page a new book enters through a word the index unaccents
-otherwise than `folded_words` does (a letter neither NFKD nor its table maps), a common word's
-page a book enters by gaining copies (its popularity order), and, with the in-process cache,
-another process's writes.
+`cache` after `search`), a common word's page a book enters by gaining copies (its
+popularity order), and, with the in-process cache, another process's writes.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ from shelfmark.seedwork.messaging import Envelope
 REDIS_BREAKER = "cache.redis"
 FIRST_PAGES = "books:first:index"
 FIRST_PAGES_BY_AVAILABILITY = "books:first:by-availability"
+FIRST_PAGES_BY_WORDS = "books:first:by-words"
 
 
 def book_key(book_id: UUID) -> str:
@@ -73,6 +75,7 @@ def first_pages_with_word(word: str) -> str:
 
 #: Letters that unaccenting turns into other letters instead of dropping a mark from (as
 #: PostgreSQL's unaccent and FTS5's remove_diacritics do); NFKD handles the rest.
+_LETTERS_MAPPED = frozenset("øæœßłđðþ\u0131")
 _LETTERS = str.maketrans(
     {"ø": "o", "æ": "ae", "œ": "oe", "ß": "ss", "ł": "l", "đ": "d", "ð": "d", "þ": "th"}
     | {"\u0131": "i"}  # dotless i
@@ -80,37 +83,49 @@ _LETTERS = str.maketrans(
 
 
 def folded_words(text: str) -> list[str]:
-    """Words as the search index compares them: lower case, unaccented, letters and digits."""
+    """Words as the search index compares them: case folded, unaccented, letters and digits."""
     decomposed = unicodedata.normalize("NFKD", text.lower().translate(_LETTERS))
-    plain = "".join(c for c in decomposed if not unicodedata.combining(c))
+    plain = "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
     return "".join(c if c.isalnum() else " " for c in plain).split()
 
 
-def first_page_tags_for_new_books(q: str | None, listed: Iterable[tuple[str, str]]) -> set[str]:
+def folds_plainly(text: str) -> bool:
+    """Whether every character is ASCII, or a letter the table maps, or one whose NFKD is an
+    ASCII letter or digit with marks only: then `folded_words` breaks and folds it as both
+    indexes do. Anything else (a modifier letter, a virama, ŀ, №...) may differ."""
+    for c in text.lower():
+        if c.isascii() or c in _LETTERS_MAPPED:
+            continue
+        base = [x for x in unicodedata.normalize("NFKD", c) if not unicodedata.combining(x)]
+        if len(base) != 1 or not (base[0].isascii() and base[0].isalnum()):
+            return False
+    return True
+
+
+def first_page_tags_for_new_books(q: str | None, words_only: bool) -> set[str]:
     """The tags under which a new book drops a first page (its `BookAdded`).
 
-    A page for words whose every listed book (title, author) holds each word, as the start of
-    one of its words, is one the words found: a new book enters it only if it holds them too,
-    so the page is filed under each word and dropped by a book one of whose words starts with
-    it. Any other page (no words, nothing found, or near spellings found instead) may change
-    with any new book: `FIRST_PAGES`."""
+    A page that only a book holding every word can change (`SearchPage.words_only`) is filed
+    under each word, and under `FIRST_PAGES_BY_WORDS`; a new book drops the pages of the words
+    its own words start with. Any other page (no words, nothing found, near spellings, or an
+    order that any new book moves) is dropped by every new book: `FIRST_PAGES`."""
     words = folded_words(q or "")[:10]  # as many as the search takes
-    pages = list(listed)
-    if not words or not pages:
+    if not (words and words_only and folds_plainly(q or "")):
         return {FIRST_PAGES}
-    for title, author in pages:
-        held = folded_words(f"{title} {author}")
-        if not all(any(h.startswith(w) for h in held) for w in words):
-            return {FIRST_PAGES}
-    return {first_pages_with_word(w) for w in words}
+    return {FIRST_PAGES_BY_WORDS, *(first_pages_with_word(w) for w in words)}
 
 
 def _new_book_tags(payload: Mapping[str, Any]) -> set[str]:
     """Every first page a new book may enter: those without words (`FIRST_PAGES`) and those
-    filed under a word that one of the book's words starts with."""
-    held = folded_words(f"{payload.get('title', '')} {payload.get('author', '')}")
+    filed under a word that one of the book's words starts with; and every page of words if
+    the book's title or author does not fold plainly (`folds_plainly`)."""
+    text = f"{payload.get('title', '')} {payload.get('author', '')}"
+    held = folded_words(text)
     prefixes = {word[:n] for word in held for n in range(1, len(word) + 1)}
-    return {FIRST_PAGES, *(first_pages_with_word(p) for p in prefixes)}
+    tags = {FIRST_PAGES, *(first_pages_with_word(p) for p in prefixes)}
+    if not folds_plainly(text):
+        tags.add(FIRST_PAGES_BY_WORDS)
+    return tags
 
 
 def first_pages_listing(book_id: UUID) -> str:

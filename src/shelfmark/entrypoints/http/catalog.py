@@ -162,9 +162,8 @@ async def _first_page(request: Request, app: App, query: SearchQuery, limit: int
     async def fresh() -> Fresh:
         page = await app.readers.search.search(query, PageRequest(limit))
         items = [hit_out(h) for h in page.items]
-        listed = ((b.title, b.author) for b in items)
         tags = [
-            *first_page_tags_for_new_books(query.q, listed),
+            *first_page_tags_for_new_books(query.q, page.words_only),
             *(first_pages_listing(b.id) for b in items),
         ]
         if query.available is not None:

@@ -6,9 +6,9 @@ from collections.abc import Collection
 from typing import Protocol
 from uuid import UUID
 
-from shelfmark.search.application.queries import BookHit, SearchQuery
+from shelfmark.search.application.queries import SearchPage, SearchQuery
 from shelfmark.seedwork.application import Inbox, UnitOfWork
-from shelfmark.seedwork.pagination import Page, PageRequest
+from shelfmark.seedwork.pagination import PageRequest
 
 
 class BookIndex(Protocol):
@@ -33,6 +33,6 @@ class SearchUnitOfWork(UnitOfWork, Protocol):
 
 
 class BookSearch(Protocol):
-    async def search(self, query: SearchQuery, page: PageRequest) -> Page[BookHit]:
+    async def search(self, query: SearchQuery, page: PageRequest) -> SearchPage:
         """Ranked by relevance when `q` is given, else by title; keyset pages either way."""
         ...

@@ -23,22 +23,25 @@ from uuid import UUID
 from sqlalchemy import ColumnElement, Numeric, Select, and_, cast, func, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from shelfmark.search.application.queries import BookHit, SearchQuery
+from shelfmark.search.application.queries import BookHit, SearchPage, SearchQuery
 from shelfmark.search.infrastructure.orm import book_search
 from shelfmark.seedwork.domain import InvalidValue
 from shelfmark.seedwork.infrastructure.reading import one_read_connection, reading
-from shelfmark.seedwork.pagination import Page, PageRequest, page_of
+from shelfmark.seedwork.pagination import PageRequest, page_of
 
 
 class SqlBookSearch(abc.ABC):
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
 
-    async def search(self, query: SearchQuery, page: PageRequest) -> Page[BookHit]:
+    #: Whether a match's rank depends on the rest of the catalogue (see `SearchPage`).
+    ranks_by_catalogue: bool = False
+
+    async def search(self, query: SearchQuery, page: PageRequest) -> SearchPage:
         async with one_read_connection(self._engine):  # a search may ask two or three things
             return await self._search(query, page)
 
-    async def _search(self, query: SearchQuery, page: PageRequest) -> Page[BookHit]:
+    async def _search(self, query: SearchQuery, page: PageRequest) -> SearchPage:
         words = words_of(query.q or "")
         if not words:
             return await self._page(self._by_title(query, page), page, _title_key)
@@ -46,15 +49,16 @@ class SqlBookSearch(abc.ABC):
         if _is_popular(page.after) or (page.after is None and await self._is_common(words)):
             popular_after = None if page.after is None else _popular_after(page.after)
             popular = self._popular(words, filters, popular_after).limit(page.limit + 1)
-            return await self._page(popular, page, _popular_key)
+            return await self._page(popular, page, _popular_key, words_only=True)
         after = None if page.after is None else _rank_after(page.after)
         ranked = _in_rank_order(self._ranked(words, filters), page, after)
-        found = await self._page(ranked, page, _rank_key)
+        words_only = not self.ranks_by_catalogue
+        found = await self._page(ranked, page, _rank_key, words_only=words_only)
         if found.items:
             return found
         near = await self._near(words, filters)
         if near is None:
-            return found
+            return SearchPage([], None)  # nothing found: any new book may be
         return await self._page(_in_rank_order(near, page, after), page, _rank_key)
 
     async def _is_common(self, words: list[str]) -> bool:
@@ -88,11 +92,13 @@ class SqlBookSearch(abc.ABC):
             )
         return statement.order_by(book_search.c.title, book_search.c.book_id).limit(page.limit + 1)
 
-    async def _page(self, statement: Select[Any], page: PageRequest, key: Any) -> Page[BookHit]:
+    async def _page(
+        self, statement: Select[Any], page: PageRequest, key: Any, *, words_only: bool = False
+    ) -> SearchPage:
         async with reading(self._engine) as connection:
             rows = (await connection.execute(statement)).all()
         found = page_of(rows, page, key)
-        return Page([_hit(r) for r in found.items], found.next_cursor)
+        return SearchPage([_hit(r) for r in found.items], found.next_cursor, words_only)
 
 
 def _in_rank_order(

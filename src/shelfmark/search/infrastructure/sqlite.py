@@ -33,6 +33,8 @@ def _matching(words: list[str]) -> ColumnElement[bool]:
 
 
 class SqliteBookSearch(SqlBookSearch):
+    ranks_by_catalogue = True  # bm25 weighs a word by how many entries hold it
+
     async def _is_common(self, words: list[str]) -> bool:
         holding = select(fts.c.rowid).where(_matching(words)).limit(RANKED_AT_MOST + 1)
         async with reading(self._engine) as connection:
