@@ -31,11 +31,9 @@ import os
 import platform
 import random
 import subprocess
-import sys
 import tempfile
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 import aio_pika
@@ -268,23 +266,17 @@ def write_report(
 ) -> None:
     from importlib.metadata import version
 
-    now = datetime.now(UTC)
-    args.out.mkdir(parents=True, exist_ok=True)
-    stem = args.out / f"{now:%Y-%m-%d}-cluster"
-    commit = harness.git("rev-parse", "--short", "HEAD")
-    dirty = " (plus uncommitted changes)" if harness.git("status", "--porcelain") else ""
-    command = "make bench-cluster" + (
-        f" BENCH_ARGS='{' '.join(sys.argv[1:])}'" if sys.argv[1:] else ""
-    )
+    run = harness.report_of(args.out, "cluster", harness.make_command("bench-cluster"))
+    now, stem = run.now, run.stem
     harness.write_csv(Path(f"{stem}.csv"), steps)
     harness.plot(steps, {}, Path(f"{stem}.png"), f"Shelfmark scaled mode, 93/7 mix, {now:%Y-%m-%d}")
     busiest = max(steps, key=lambda s: s.users)
     at_32 = next((s for s in steps if s.users == 32), None)
     wrk_lines = [
-        f"| `GET {path}` | {run.rps:.0f} | {run.p50:.1f} | {run.p99:.1f} | "
-        f"{run.not_2xx}, {run.socket_errors} |"
+        f"| `GET {path}` | {wrk.rps:.0f} | {wrk.p50:.1f} | {wrk.p99:.1f} | "
+        f"{wrk.not_2xx}, {wrk.socket_errors} |"
         for name, path in reads.items()
-        if (run := wrk_runs.get(name)) is not None
+        if (wrk := wrk_runs.get(name)) is not None
     ] or ["| wrk is not installed (`apt-get install wrk`) | | | | |"]
     goal_64 = (
         f"{busiest.rps:.0f} requests/s at {busiest.users} users with "
@@ -298,7 +290,7 @@ def write_report(
     )
     text = f"""# Benchmark: {title}, {now:%Y-%m-%d %H:%M} UTC
 
-Written by `bench/cluster.py`; regenerate with `{command}`. Raw numbers in
+Written by `bench/cluster.py`; regenerate with `{run.command}`. Raw numbers in
 [{stem.name}.csv]({stem.name}.csv), the plot in [{stem.name}.png]({stem.name}.png).
 
 Against the goals of #9: {goal_64}; {goal_32}.
@@ -306,8 +298,8 @@ Against the goals of #9: {goal_64}; {goal_32}.
 ## Setup
 
 - machine: {machine}
-- commit: {commit}{dirty}
-- command: `{command}` ({total_seconds:.0f} s in all)
+- commit: {run.commit}
+- command: `{run.command}` ({total_seconds:.0f} s in all)
 - topology (`deploy/cluster.sh`): nginx (keep-alive upstreams) over {processes} API processes
   (`shelfmark serve`, uvicorn, one process each), PgBouncer in transaction mode in front of the
   machine's PostgreSQL, Redis as the read cache and rate-limit store, RabbitMQ for the events,

@@ -522,6 +522,30 @@ def git(*args: str) -> str:
     ).stdout.strip()
 
 
+@dataclass(frozen=True)
+class Report:
+    """Where a run's report goes and what it says it measured."""
+
+    now: datetime
+    stem: Path  # <out>/<date>-<mode>, then .md, .csv, .png
+    commit: str  # the short hash, and whether the tree had uncommitted changes
+    command: str  # how to run it again
+
+
+def report_of(out: Path, mode: str, command: str) -> Report:
+    now = datetime.now(UTC)
+    out.mkdir(parents=True, exist_ok=True)
+    dirty = " (plus uncommitted changes)" if git("status", "--porcelain") else ""
+    return Report(
+        now, out / f"{now:%Y-%m-%d}-{mode}", git("rev-parse", "--short", "HEAD") + dirty, command
+    )
+
+
+def make_command(target: str) -> str:
+    """`make <target>` with this run's arguments as BENCH_ARGS."""
+    return f"make {target}" + (f" BENCH_ARGS='{' '.join(sys.argv[1:])}'" if sys.argv[1:] else "")
+
+
 def row(step: Step) -> list[str]:
     return [
         step.label,
@@ -914,9 +938,8 @@ def soak_report(args: argparse.Namespace, step: Step, pinned: str, total_seconds
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    now = datetime.now(UTC)
-    args.out.mkdir(parents=True, exist_ok=True)
-    stem = args.out / f"{now:%Y-%m-%d}-soak"
+    run = report_of(args.out, "soak", " ".join(["python bench/run.py", *sys.argv[1:]]))
+    now, stem = run.now, run.stem  # make bench-soak runs it with --soak 10
     samples = step.rss_samples or [(0.0, step.server_rss_mb)]
     minutes = samples[-1][0] / 60
 
@@ -942,14 +965,11 @@ def soak_report(args: argparse.Namespace, step: Step, pinned: str, total_seconds
     figure.tight_layout()
     figure.savefig(f"{stem}.png", dpi=120)
     plt.close(figure)
-    commit = git("rev-parse", "--short", "HEAD")
-    dirty = " (plus uncommitted changes)" if git("status", "--porcelain") else ""
-    command = " ".join(["python bench/run.py", *sys.argv[1:]])  # make bench-soak: --soak 10
     text = f"""# Soak: embedded mode, {now:%Y-%m-%d %H:%M} UTC
 
-Written by `bench/run.py --soak`; regenerate with `{command}`.
+Written by `bench/run.py --soak`; regenerate with `{run.command}`.
 
-- commit: {commit}{dirty}; {os.cpu_count()} cores, {cpu_model()}; {total_seconds:.0f} s in all
+- commit: {run.commit}; {os.cpu_count()} cores, {cpu_model()}; {total_seconds:.0f} s in all
 - the data set, server and generator of `make bench`; {pinned}
 - {step.users} users of the 93/7 mix (closed loop, no think time) for {minutes:.1f} min after a
   10 s warm-up; the server's RSS (VmRSS) sampled every 0.2 s
@@ -989,12 +1009,8 @@ def write_report(
 ) -> None:
     from importlib.metadata import version
 
-    now = datetime.now(UTC)
-    args.out.mkdir(parents=True, exist_ok=True)
-    stem = args.out / f"{now:%Y-%m-%d}-embedded"
-    commit = git("rev-parse", "--short", "HEAD")
-    dirty = " (plus uncommitted changes)" if git("status", "--porcelain") else ""
-    command = "make bench" + (f" BENCH_ARGS='{' '.join(sys.argv[1:])}'" if sys.argv[1:] else "")
+    run = report_of(args.out, "embedded", make_command("bench"))
+    now, stem = run.now, run.stem
 
     write_csv(Path(f"{stem}.csv"), [*steps, *read_steps.values()])
 
@@ -1037,14 +1053,14 @@ def write_report(
     cores = os.cpu_count()
     text = f"""# Benchmark: embedded mode (SQLite), {now:%Y-%m-%d %H:%M} UTC
 
-Written by `bench/run.py`; regenerate with `{command}`. Raw numbers in
+Written by `bench/run.py`; regenerate with `{run.command}`. Raw numbers in
 [{stem.name}.csv]({stem.name}.csv), the plot in [{stem.name}.png]({stem.name}.png).
 
 ## Setup
 
 - machine: {cores} cores, {cpu_model()}, {platform.platform()}, Python {platform.python_version()}
-- commit: {commit}{dirty}
-- command: `{command}` ({total_seconds:.0f} s in all)
+- commit: {run.commit}
+- command: `{run.command}` ({total_seconds:.0f} s in all)
 - data: {args.books:,} books (1-3 copies each, `shelfmark seed`), {args.patrons:,} patrons,
   {args.loans:,} active loans on distinct circulating copies and {args.logins:,} patron logins
   (bench-only bulk insert in `bench/run.py`), one librarian (`shelfmark users create`);
