@@ -24,6 +24,7 @@ BIN=$ROOT/.venv/bin
 TOOL="$BIN/python $ROOT/deploy/cluster_tool.py"
 
 BASE=${SHELFMARK_CLUSTER_PORT_BASE:-18000}
+FAIL_TIMEOUT=2  # nginx's fail_timeout for an API process
 HTTP_PORT=$((BASE + 0))
 PGBOUNCER_PORT=$((BASE + 10))
 ETCD_PORT=$((BASE + 20))
@@ -85,6 +86,8 @@ export SHELFMARK_CACHE_PREFIX='$PREFIX'
 export SHELFMARK_RATE_LIMIT_STORAGE='async+${REDIS_URL}'
 export SHELFMARK_REQUEST_LIMIT_PER_CLIENT='${SHELFMARK_CLUSTER_REQUEST_LIMIT:-1000000/minute}'
 export SHELFMARK_EMBEDDED_WORKERS=false
+# Longer than nginx's upstream keepalive_timeout (2 s): see restart_api.
+export SHELFMARK_DRAIN_SECONDS=3
 export SHELFMARK_SCHEDULER_ENABLED=false
 export SHELFMARK_VAR_DIR='$DIR/data'
 export SHELFMARK_LOG_JSON=true
@@ -200,17 +203,13 @@ supervised_worker() {
   )
 }
 
-# upstreams [DRAINED]: the API processes nginx balances over; DRAINED is marked down.
+# The API processes nginx balances over. A process that refuses a connection (stopped,
+# restarting) is skipped for FAIL_TIMEOUT seconds; the request goes to the next one.
 write_upstreams() {
-  local drained=${1:-0} i
+  local i
   for i in $(seq 1 "$API_PROCESSES"); do
-    if [ "$i" = "$drained" ]; then
-      echo "server 127.0.0.1:$((API_PORT0 + i)) down;"
-    else
-      echo "server 127.0.0.1:$((API_PORT0 + i)) max_fails=1 fail_timeout=2s;"
-    fi
-  done >"$DIR/nginx/upstreams.conf.new"
-  mv "$DIR/nginx/upstreams.conf.new" "$DIR/nginx/upstreams.conf"
+    echo "server 127.0.0.1:$((API_PORT0 + i)) max_fails=1 fail_timeout=${FAIL_TIMEOUT}s;"
+  done >"$DIR/nginx/upstreams.conf"
 }
 
 start_nginx() {
@@ -222,25 +221,6 @@ start_nginx() {
   sed -e "s|@LOG@|$LOG|g" -e "s|@RUN@|$RUN|g" -e "s|@CONF@|$conf|g" \
     -e "s|@HTTP_PORT@|$HTTP_PORT|g" "$ROOT/deploy/nginx.conf.in" >"$conf/nginx.conf"
   setsid nginx -p "$conf" -c "$conf/nginx.conf" >>"$LOG/nginx.log" 2>&1 </dev/null &
-}
-
-nginx_workers() { pgrep -P "$(cat "$RUN/nginx.pid")" | sort | tr '\n' ' '; }
-
-# Reload nginx and wait until the workers of the old configuration have finished their
-# requests and exited: from then on no request is on its way to a drained process.
-reload_nginx() {
-  local before after deadline=$((SECONDS + 60))
-  before=$(nginx_workers)
-  kill -HUP "$(cat "$RUN/nginx.pid")"
-  while [ $SECONDS -lt $deadline ]; do
-    after=$(nginx_workers)
-    if [ -n "$after" ] && ! grep -qwF -f <(tr ' ' '\n' <<<"$before" | grep .) <<<"$(tr ' ' '\n' <<<"$after")"; then
-      return 0
-    fi
-    sleep 0.1
-  done
-  say "nginx's old workers did not finish within 60 s" >&2
-  return 1
 }
 
 up() {
@@ -314,13 +294,15 @@ down() {
   say "stopped"
 }
 
+# One API process at a time: SIGTERM makes it drain (SHELFMARK_DRAIN_SECONDS: it refuses new
+# connections, so nginx sends new requests to the others, and answers on the connections it
+# has with Connection: close), its supervisor starts it again, and the next waits until it is
+# ready and nginx sends to it again. nginx is not reloaded: a reload would close its clients' idle kept-alive connections.
 restart_api() {
   alive "$RUN/nginx.pid" || { say "the cluster is not running" >&2; exit 1; }
   local i old port deadline
   for i in $(seq 1 "$API_PROCESSES"); do
     port=$((API_PORT0 + i))
-    write_upstreams "$i"
-    reload_nginx
     old=$(cat "$RUN/api-$i.pid")
     kill -TERM "$old"
     deadline=$((SECONDS + 90))
@@ -331,8 +313,9 @@ restart_api() {
       sleep 0.1
     done
     $TOOL wait-http "http://127.0.0.1:$port/health/ready" --timeout 90
-    write_upstreams
-    reload_nginx
+    # nginx skips it until its fail_timeout has passed: restarting the next one sooner would
+    # leave nginx no process to send to ("no live upstreams", a 502).
+    sleep $((FAIL_TIMEOUT + 1))
     say "api-$i restarted (pid $old -> $(cat "$RUN/api-$i.pid"))"
   done
 }

@@ -71,6 +71,14 @@ class Settings(BaseSettings):
     )
     host: str = Field("127.0.0.1", description="Address `shelfmark serve` listens on.")
     port: int = Field(8000, ge=1, le=65535, description="Port `shelfmark serve` listens on.")
+    drain_seconds: float = Field(
+        0.0,
+        ge=0,
+        le=300,
+        description="On SIGTERM, how long `shelfmark serve` keeps the connections it has (refusing"
+        " new ones, answering with Connection: close) before it stops; behind nginx, longer than"
+        " the upstream keepalive_timeout. 0: it stops at once.",
+    )
     log_level: Literal["debug", "info", "warning", "error"] = Field(
         "info", description="debug, info, warning or error."
     )

@@ -1,14 +1,17 @@
 """What `make run` promises, on a real process: `shelfmark serve` migrates a fresh embedded
-database, serves on its port, and the desk's first transactions work over real HTTP."""
+database, serves on its port, and the desk's first transactions work over real HTTP. And how
+it stops behind a load balancer: SIGTERM with SHELFMARK_DRAIN_SECONDS."""
 
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -23,14 +26,25 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+@dataclass
+class Served:
+    url: str
+    process: subprocess.Popen[bytes]
+
+
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[str]:
+def served(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Served]:
+    """`shelfmark serve` on a fresh SQLite database; a test's indirect parameter adds settings."""
     port = _free_port()
-    env = os.environ | {
-        "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'fresh.db'}",
-        "SHELFMARK_PORT": str(port),
-        "SHELFMARK_VAR_DIR": str(tmp_path),
-    }
+    env = (
+        os.environ
+        | getattr(request, "param", {})
+        | {
+            "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'fresh.db'}",
+            "SHELFMARK_PORT": str(port),
+            "SHELFMARK_VAR_DIR": str(tmp_path),
+        }
+    )
     subprocess.run(
         [sys.executable, "-m", "shelfmark", "users", "create", "desk", "--password-stdin"],
         env=env,
@@ -57,10 +71,15 @@ def server(tmp_path: Path) -> Iterator[str]:
                 output = process.stdout.read().decode() if process.stdout else ""
                 pytest.fail(f"shelfmark serve did not come up:\n{output}")
             time.sleep(0.1)  # polling for readiness, not a timing assertion
-        yield url
+        yield Served(url, process)
     finally:
         process.terminate()
-        process.wait(timeout=10)
+        process.wait(timeout=40)
+
+
+@pytest.fixture
+def server(served: Served) -> str:
+    return served.url
 
 
 def test_a_fresh_server_serves_the_desk(server: str) -> None:
@@ -83,3 +102,40 @@ def test_a_fresh_server_serves_the_desk(server: str) -> None:
         assert returned.json()["fine"] == "0.00"
         assert http.get("/docs").status_code == 200
         assert "paths" in http.get("/openapi.json").json()
+
+
+def request_on(connection: socket.socket, path: str) -> bytes:
+    """One HTTP/1.1 request on a connection kept alive; its answer's status line and headers."""
+    connection.sendall(f"GET {path} HTTP/1.1\r\nHost: shelfmark.test\r\n\r\n".encode())
+    answer = b""
+    while b"\r\n\r\n" not in answer:
+        chunk = connection.recv(65536)
+        assert chunk, f"the connection closed with no answer after {answer!r}"
+        answer += chunk
+    return answer.split(b"\r\n\r\n")[0].lower()
+
+
+@pytest.mark.parametrize("served", [{"SHELFMARK_DRAIN_SECONDS": "30"}], indirect=True)
+def test_sigterm_drains_refusing_new_connections_and_closing_none_itself(served: Served) -> None:
+    """The kept-alive connection stays open after SIGTERM, and its next request is answered
+    (with Connection: close), while a new connection is refused; the process then stops as soon
+    as its last connection has gone, well before the 30 s drain."""
+    port = int(served.url.rsplit(":", 1)[1])
+    kept = socket.create_connection(("127.0.0.1", port), timeout=10)
+    with kept:
+        assert request_on(kept, "/health").startswith(b"http/1.1 200")
+        served.process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        while True:  # until the process has stopped listening
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            except ConnectionRefusedError:
+                break
+            assert time.monotonic() < deadline, "still accepting connections 10 s after SIGTERM"
+            time.sleep(0.05)  # polling, not a timing assertion
+        head = request_on(kept, "/health")
+        assert head.startswith(b"http/1.1 200"), head
+        assert b"\r\nconnection: close" in head, head
+        assert served.process.poll() is None, "stopped while a connection was still open"
+    # uvicorn, its shutdown done, raises the signal it caught again: the usual way to end.
+    assert served.process.wait(timeout=15) == -signal.SIGTERM

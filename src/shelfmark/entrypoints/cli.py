@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Annotated, TypeVar
 
 import typer
-import uvicorn
 from limits.errors import ConfigurationError
 from prometheus_client import start_http_server
 from pydantic import ValidationError
@@ -108,14 +107,11 @@ def serve(
             "then log in at /docs (Authorize) or POST /auth/token."
         )
     from shelfmark.entrypoints.http.app import create_app
+    from shelfmark.entrypoints.http.draining import draining_server
 
-    uvicorn.run(
-        create_app(settings),
-        host=host or settings.host,
-        port=port or settings.port,
-        log_level="warning",
-        access_log=False,
-    )
+    app = create_app(settings)
+    port = port or settings.port
+    draining_server(app, host or settings.host, port, settings.drain_seconds).run()
 
 
 jobs = typer.Typer(help="The daily circulation jobs.", no_args_is_help=True)
