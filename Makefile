@@ -103,7 +103,7 @@ replica-down:  ## stop that replica and delete its directory
 
 # Scaled mode on this machine (deploy/cluster.sh, docs/deployment.md): PgBouncer, etcd,
 # SHELFMARK_API_PROCESSES API processes behind nginx, the workers; all in var/cluster/.
-.PHONY: cluster-up cluster-down cluster-restart-api cluster-status test-cluster
+.PHONY: cluster-up cluster-down cluster-restart-api cluster-status compose-plugin test-cluster
 cluster-up: $(STAMP)  ## install what is missing (apt-get), start the cluster, wait, say where
 	bash deploy/cluster.sh up
 
@@ -112,6 +112,9 @@ cluster-down:  ## stop exactly what cluster-up started (pid files in var/cluster
 
 cluster-restart-api:  ## rolling restart of the API processes, each drained from nginx first
 	bash deploy/cluster.sh restart-api
+
+compose-plugin:  ## Docker Compose v2 under var/tools/docker, for `docker compose config` (no engine needed)
+	bash deploy/compose-plugin.sh
 
 cluster-status:
 	bash deploy/cluster.sh status

@@ -1,6 +1,7 @@
-"""compose.yaml describes the same topology as `make cluster-up`. `docker compose config`
-validates it where the Compose plugin is installed; this machine has the docker client
-without it, so the file is also checked as YAML here."""
+"""compose.yaml describes the same topology as `make cluster-up`, and `docker compose config`
+accepts it. This machine kind has the docker client without an engine or the Compose plugin;
+`deploy/compose-plugin.sh` (run by `.ci/run` and `make compose-plugin`) installs the plugin
+under var/tools/docker, and `config` needs no engine."""
 
 from __future__ import annotations
 
@@ -11,7 +12,10 @@ from typing import Any
 
 import yaml
 
+from tests.support.databases import service_missing
+
 ROOT = Path(__file__).parents[2]
+PLUGIN = ROOT / "var" / "tools" / "docker" / "cli-plugins" / "docker-compose"
 TOPOLOGY = {"postgres", "pgbouncer", "redis", "rabbitmq", "etcd", "migrate", "api", "nginx"}
 WORKERS = {"relay": "relay", "consume": "consume", "scheduler": "scheduler"}
 
@@ -51,17 +55,41 @@ def test_every_image_is_pinned() -> None:
     assert "USER shelfmark" in dockerfile and dockerfile.count("FROM ") == 2
 
 
-def test_docker_compose_config_accepts_it_where_compose_is_installed() -> None:
+def docker_compose(
+    *args: str, file: Path = ROOT / "compose.yaml"
+) -> subprocess.CompletedProcess[str]:
+    """`docker compose -f FILE ARGS...` with the plugin `deploy/compose-plugin.sh` installs."""
     docker = shutil.which("docker")
-    if (
-        docker is None
-        or subprocess.run([docker, "compose", "version"], capture_output=True).returncode
-    ):
-        return  # the check above is what this machine can do; see docs/deployment.md
-    result = subprocess.run(
-        [docker, "compose", "-f", str(ROOT / "compose.yaml"), "config", "--quiet"],
+    if docker is None or not PLUGIN.exists():
+        service_missing("the docker client with the Compose plugin", FileNotFoundError(PLUGIN))
+    return subprocess.run(
+        [str(docker), "compose", "-f", str(file), *args],
         capture_output=True,
         text=True,
-        env={"SHELFMARK_JWT_SECRET": "x" * 40, "PATH": "/usr/bin:/bin:/usr/local/bin"},
+        env={
+            "DOCKER_CONFIG": str(PLUGIN.parents[1]),
+            "SHELFMARK_JWT_SECRET": "x" * 40,
+            "PATH": "/usr/bin:/bin:/usr/local/bin",
+        },
     )
-    assert result.returncode == 0, result.stderr
+
+
+def test_docker_compose_config_accepts_it_with_its_profiles() -> None:
+    checked = docker_compose("config", "--quiet")
+    assert checked.returncode == 0, checked.stderr
+    default = docker_compose("config", "--services").stdout.split()
+    loadtest = docker_compose("--profile", "loadtest", "config", "--services").stdout.split()
+    assert set(default) == TOPOLOGY | WORKERS.keys()
+    assert set(loadtest) == set(default) | {"locust"}
+
+
+def test_docker_compose_config_refuses_what_the_specification_does_not_allow(
+    tmp_path: Path,
+) -> None:
+    """The check can fail: an unknown key in a service is refused."""
+    broken = compose()
+    broken["services"]["api"]["replica"] = 2
+    (tmp_path / "compose.yaml").write_text(yaml.safe_dump(broken))
+    checked = docker_compose("config", "--quiet", file=tmp_path / "compose.yaml")
+    assert checked.returncode != 0
+    assert "replica" in checked.stderr
