@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +14,7 @@ import pytest
 import redis.asyncio
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shelfmark.bootstrap import Shelfmark, bootstrap
 from shelfmark.bootstrap.security import token_service
@@ -24,6 +25,7 @@ from shelfmark.seedwork.clock import SystemClock
 from shelfmark.seedwork.infrastructure.database import Engines, create_engines
 from tests.support.auth import Deployment, Signer, as_librarian
 from tests.support.clock import MutableClock
+from tests.support.events import settle, settle_deployment
 
 
 @pytest.fixture
@@ -80,6 +82,28 @@ def signer(shelfmark: Shelfmark) -> Signer:
     return shelfmark
 
 
+#: Lets every event reach its consumers, so the read side has seen every write.
+Settle = Callable[[], Awaitable[None]]
+
+
+@pytest.fixture
+def database(shelfmark: Shelfmark) -> AsyncEngine:
+    """The system's database, to look at what a test's requests stored (the deployment's)."""
+    return shelfmark.engines.write
+
+
+@pytest.fixture
+def settled(shelfmark: Shelfmark) -> Settle:
+    """In process: relays the outbox (the deployment's workers do it by themselves)."""
+    return lambda: settle(shelfmark)
+
+
+@pytest.fixture
+def backend(database: AsyncEngine) -> str:
+    """`sqlite` or `postgresql`."""
+    return database.dialect.name
+
+
 # Against a running server: SHELFMARK_E2E_URL (the cluster behind nginx, say; `make
 # test-cluster`). `api` and `anonymous` then speak HTTP to it, with tokens signed by the
 # deployment's SHELFMARK_JWT_SECRET, and only the tests that need nothing of the in-process
@@ -95,6 +119,9 @@ IN_PROCESS_EXPECTATIONS = {
     "test_renewal_and_the_third_renewal_refused": "expects due dates from the test clock",
     "test_patron_lifecycle": "expects a card expiry from the test clock",
     "test_metrics_count_requests_by_route_template": "counts one process's requests",
+    "test_a_common_word_lists_its_books_most_copies_first_page_by_page": (
+        "lowers the search's common-word threshold in process"
+    ),
 }
 IN_PROCESS_ONLY = frozenset(
     {"shelfmark", "clock", "engines", "sqlite_engines", "postgres_engines", "postgres_url"}
@@ -146,6 +173,21 @@ if E2E_URL:
                 if time.monotonic() > deadline:
                     raise
             await asyncio.sleep(0.2)
+
+    @pytest.fixture
+    async def database() -> AsyncIterator[AsyncEngine]:  # replaces the in-process one
+        url = os.environ.get("SHELFMARK_E2E_DATABASE_URL")
+        if not url:
+            pytest.fail("this test needs SHELFMARK_E2E_DATABASE_URL, the deployment's database")
+        engines = create_engines(url)
+        try:
+            yield engines.write
+        finally:
+            await engines.dispose()
+
+    @pytest.fixture
+    def settled(database: AsyncEngine) -> Settle:  # replaces the in-process one
+        return lambda: settle_deployment(database)
 
     @pytest.fixture(autouse=True)
     async def external_clean_slate() -> None:

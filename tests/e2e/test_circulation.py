@@ -6,10 +6,8 @@ from datetime import UTC, datetime
 
 import httpx
 
-from shelfmark.bootstrap import Shelfmark
-from tests.e2e.conftest import Desk
+from tests.e2e.conftest import Desk, Settle
 from tests.support.clock import MutableClock
-from tests.support.events import settle
 
 
 async def test_borrow_and_return_show_the_due_date_and_the_fine(
@@ -126,11 +124,11 @@ async def test_patron_lifecycle(api: httpx.AsyncClient, desk: Desk) -> None:
 
 
 async def test_keyset_pages_walk_the_whole_list_once(
-    api: httpx.AsyncClient, desk: Desk, shelfmark: Shelfmark
+    api: httpx.AsyncClient, desk: Desk, settled: Settle
 ) -> None:
     for n in range(7):
         await desk.book(title=f"Title {n:02d}")
-    await settle(shelfmark)
+    await settled()
     seen: list[str] = []
     cursor = None
     while True:
@@ -148,10 +146,10 @@ async def test_keyset_pages_walk_the_whole_list_once(
 
 
 async def test_isbn_search_with_or_without_hyphens(
-    api: httpx.AsyncClient, desk: Desk, shelfmark: Shelfmark
+    api: httpx.AsyncClient, desk: Desk, settled: Settle
 ) -> None:
     await desk.book(isbn="9780441172719")
-    await settle(shelfmark)
+    await settled()
     for query in ("978-0-441-17271-9", "0441172717"):
         items = (await api.get("/books", params={"q": query})).json()["items"]
         assert [b["isbn"] for b in items] == ["9780441172719"]
@@ -181,13 +179,11 @@ async def test_policy_and_readiness(api: httpx.AsyncClient) -> None:
     assert ready.status_code == 200 and ready.json()["checks"]["database"] == "ok"
 
 
-async def test_the_available_filter(
-    api: httpx.AsyncClient, desk: Desk, shelfmark: Shelfmark
-) -> None:
+async def test_the_available_filter(api: httpx.AsyncClient, desk: Desk, settled: Settle) -> None:
     out, shelf = await desk.book(title="Out"), await desk.book(title="Shelf")
     patron = await desk.patron()
     await api.post(f"/books/{out['id']}/borrow", json={"patron_id": patron["id"]})
-    await settle(shelfmark)
+    await settled()
     available = (await api.get("/books", params={"available": "true"})).json()["items"]
     borrowed = (await api.get("/books", params={"available": "false"})).json()["items"]
     assert [b["id"] for b in available] == [shelf["id"]]

@@ -7,6 +7,7 @@ from collections import Counter
 
 import httpx
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shelfmark.bootstrap import Shelfmark
 from shelfmark.catalog.infrastructure.orm import books
@@ -20,7 +21,7 @@ CROWD = 50
 
 
 async def test_fifty_patrons_race_for_the_last_copy(
-    api: httpx.AsyncClient, desk: Desk, shelfmark: Shelfmark
+    api: httpx.AsyncClient, desk: Desk, database: AsyncEngine
 ) -> None:
     book = await desk.book()
     patrons = [await desk.patron(f"reader{n}@example.org") for n in range(CROWD)]
@@ -33,20 +34,20 @@ async def test_fifty_patrons_race_for_the_last_copy(
     assert statuses == {201: 1, 409: CROWD - 1}, statuses
     refusals = {r.json()["reasons"][0]["code"] for r in responses if r.status_code == 409}
     assert refusals == {"NO_COPY_AVAILABLE"}
-    async with shelfmark.engines.read.connect() as connection:
+    async with database.connect() as connection:
         open_loans = await connection.scalar(
             select(func.count()).select_from(loans).where(loans.c.returned_at.is_(None))
         )
     assert open_loans == 1
 
 
-async def _count_books(shelfmark: Shelfmark) -> int:
-    async with shelfmark.engines.read.connect() as connection:
+async def _count_books(database: AsyncEngine) -> int:
+    async with database.connect() as connection:
         return int(await connection.scalar(select(func.count()).select_from(books)) or 0)
 
 
 async def test_the_same_key_and_body_replays_the_first_answer_with_one_effect(
-    api: httpx.AsyncClient, shelfmark: Shelfmark
+    api: httpx.AsyncClient, database: AsyncEngine
 ) -> None:
     body = {"title": "Dune", "author": "Frank Herbert"}
     headers = {"Idempotency-Key": "add-dune-1"}
@@ -55,11 +56,11 @@ async def test_the_same_key_and_body_replays_the_first_answer_with_one_effect(
     assert first.status_code == second.status_code == 201
     assert first.json() == second.json()
     assert second.headers["idempotent-replayed"] == "true"
-    assert await _count_books(shelfmark) == 1
+    assert await _count_books(database) == 1
 
 
 async def test_the_same_key_with_another_body_is_422(
-    api: httpx.AsyncClient, shelfmark: Shelfmark
+    api: httpx.AsyncClient, database: AsyncEngine
 ) -> None:
     headers = {"Idempotency-Key": "add-book-2"}
     await api.post("/books", json={"title": "Dune", "author": "Frank Herbert"}, headers=headers)
@@ -68,7 +69,7 @@ async def test_the_same_key_with_another_body_is_422(
     )
     assert other.status_code == 422
     assert other.json()["code"] == "IDEMPOTENCY_KEY_REUSED"
-    assert await _count_books(shelfmark) == 1
+    assert await _count_books(database) == 1
 
 
 async def test_a_key_whose_first_request_still_runs_is_409(
@@ -83,7 +84,7 @@ async def test_a_key_whose_first_request_still_runs_is_409(
     busy = await api.post("/books", content=body, headers=headers)
     assert busy.status_code == 409
     assert busy.json()["code"] == "IDEMPOTENCY_KEY_IN_USE"
-    assert await _count_books(shelfmark) == 0
+    assert await _count_books(shelfmark.engines.read) == 0
 
 
 async def test_a_refusal_is_replayed_even_after_the_copy_came_back(

@@ -8,8 +8,8 @@ from collections import Counter
 
 import httpx
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from shelfmark.bootstrap import Shelfmark
 from shelfmark.seedwork.infrastructure.outbox import outbox
 from tests.e2e.conftest import Desk
 
@@ -45,7 +45,7 @@ async def test_a_copy_returned_while_two_patrons_queue_is_kept_for_one_at_most(
 
 
 async def test_two_concurrent_cancels_of_one_hold_cancel_it_once(
-    api: httpx.AsyncClient, desk: Desk, shelfmark: Shelfmark
+    api: httpx.AsyncClient, desk: Desk, database: AsyncEngine
 ) -> None:
     book = await desk.book()
     reader, waiting = await desk.patron(), await desk.patron("waiting@example.org")
@@ -59,7 +59,7 @@ async def test_two_concurrent_cancels_of_one_hold_cancel_it_once(
     assert Counter(r.status_code for r in responses) == {200: 1, 409: 1}
     refused = next(r for r in responses if r.status_code == 409)
     assert [x["code"] for x in refused.json()["reasons"]] == ["HOLD_NOT_ACTIVE"]
-    async with shelfmark.engines.read.connect() as connection:
+    async with database.connect() as connection:
         cancelled = await connection.scalar(
             select(func.count()).select_from(outbox).where(outbox.c.event_type == "HoldCancelled")
         )

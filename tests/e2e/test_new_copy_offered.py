@@ -6,17 +6,11 @@ from __future__ import annotations
 
 import httpx
 
-from shelfmark.bootstrap import Shelfmark
-from tests.e2e.conftest import Desk
-
-
-async def relay(shelfmark: Shelfmark) -> None:
-    while await shelfmark.events.relay.relay_once(shelfmark.clock.now()):
-        pass
+from tests.e2e.conftest import Desk, Settle
 
 
 async def test_a_new_copy_goes_to_the_first_waiting_hold(
-    api: httpx.AsyncClient, desk: Desk, shelfmark: Shelfmark
+    api: httpx.AsyncClient, desk: Desk, settled: Settle
 ) -> None:
     book = await desk.book(copies=1)
     reader = await desk.patron("reader@example.org")
@@ -29,12 +23,11 @@ async def test_a_new_copy_goes_to_the_first_waiting_hold(
         placed = await api.post(f"/books/{book['id']}/holds", json={"patron_id": patron["id"]})
         assert placed.status_code == 201, placed.text
         holds.append(placed.json())
-    await relay(shelfmark)
+    await settled()
 
     added = await api.post(f"/books/{book['id']}/copies", json={})
     assert added.status_code == 201, added.text
-    await relay(shelfmark)
-    await relay(shelfmark)  # a second delivery of the same event changes nothing
+    await settled()
 
     first_hold = (await api.get(f"/holds/{holds[0]['id']}")).json()
     second_hold = (await api.get(f"/holds/{holds[1]['id']}")).json()
@@ -44,11 +37,11 @@ async def test_a_new_copy_goes_to_the_first_waiting_hold(
 
 
 async def test_a_new_copy_with_nobody_waiting_stays_on_the_shelf(
-    api: httpx.AsyncClient, desk: Desk, shelfmark: Shelfmark
+    api: httpx.AsyncClient, desk: Desk, settled: Settle
 ) -> None:
     book = await desk.book(copies=1)
     added = await api.post(f"/books/{book['id']}/copies", json={})
-    await relay(shelfmark)
+    await settled()
     patron = await desk.patron()
     borrowed = await api.post(
         f"/books/{book['id']}/borrow",

@@ -14,11 +14,9 @@ from typing import Any
 import httpx
 import pytest
 
-from shelfmark.bootstrap import Shelfmark
 from shelfmark.search.infrastructure import postgres as postgres_search
 from shelfmark.search.infrastructure import sqlite as sqlite_search
-from tests.e2e.conftest import Desk
-from tests.support.events import settle
+from tests.e2e.conftest import Desk, Settle
 
 
 async def search(api: httpx.AsyncClient, **params: Any) -> list[dict[str, Any]]:
@@ -47,10 +45,6 @@ async def walk(api: httpx.AsyncClient, **params: Any) -> list[dict[str, Any]]:
     raise AssertionError("the cursor never ran out")
 
 
-def is_postgres(shelfmark: Shelfmark) -> bool:
-    return shelfmark.engines.read.dialect.name == "postgresql"
-
-
 def cursor_of(*parts: Any) -> str:
     """A cursor as the service encodes one (URL-safe base64 of a JSON list, unpadded)."""
     raw = json.dumps(list(parts)).encode()
@@ -61,12 +55,12 @@ def cursor_of(*parts: Any) -> str:
 
 
 async def test_accents_and_case_do_not_matter_either_way(
-    api: httpx.AsyncClient, desk: Desk, shelfmark: Shelfmark
+    api: httpx.AsyncClient, desk: Desk, settled: Settle
 ) -> None:
     await desk.book(title="Émile, ou De l'éducation", author="Jean-Jacques Rousseau")
     await desk.book(title="Emile in Paris", author="Zoé Dubois")
     await desk.book(title="Dune", author="Frank Herbert")
-    await settle(shelfmark)
+    await settled()
     both = {"Émile, ou De l'éducation", "Emile in Paris"}
     for query in ("emile", "EMILE", "Émile", "émile", "ÉMILE"):
         assert set(await titles(api, q=query)) == both, query
@@ -77,12 +71,12 @@ async def test_accents_and_case_do_not_matter_either_way(
 
 
 async def test_words_are_prefixes_and_title_and_author_words_combine(
-    api: httpx.AsyncClient, desk: Desk, shelfmark: Shelfmark
+    api: httpx.AsyncClient, desk: Desk, settled: Settle
 ) -> None:
     await desk.book(title="Dune", author="Frank Herbert")
     await desk.book(title="Dune Road", author="Jane Smith")
     await desk.book(title="The Herbert Garden", author="Ann Lee")
-    await settle(shelfmark)
+    await settled()
     assert set(await titles(api, q="dun")) == {"Dune", "Dune Road"}
     assert set(await titles(api, q="herb")) == {"Dune", "The Herbert Garden"}
     assert await titles(api, q="dune herbert") == ["Dune"]
@@ -92,12 +86,12 @@ async def test_words_are_prefixes_and_title_and_author_words_combine(
 
 
 async def test_isbn_in_any_form_in_q_or_in_isbn(
-    api: httpx.AsyncClient, desk: Desk, shelfmark: Shelfmark
+    api: httpx.AsyncClient, desk: Desk, settled: Settle
 ) -> None:
     await desk.book(title="Dune", isbn="0-441-17271-7")
     await desk.book(title="Ends in X", author="Some One", isbn="080442957X")
     await desk.book(title="No ISBN", author="Nobody")
-    await settle(shelfmark)
+    await settled()
     dune = ("978-0-441-17271-9", "9780441172719", "0-441-17271-7", "0441172717")
     ends_in_x = ("0-8044-2957-X", "080442957x", "978-0-8044-2957-3", "9780804429573")
     for forms, title in ((dune, "Dune"), (ends_in_x, "Ends in X")):
@@ -112,16 +106,14 @@ async def test_isbn_in_any_form_in_q_or_in_isbn(
 # --- filters and relevance ----------------------------------------------------------------
 
 
-async def test_filters_combine_with_q(
-    api: httpx.AsyncClient, desk: Desk, shelfmark: Shelfmark
-) -> None:
+async def test_filters_combine_with_q(api: httpx.AsyncClient, desk: Desk, settled: Settle) -> None:
     herbert = await desk.book(title="Dune", author="Frank Herbert")
     smith = await desk.book(title="Dune Road", author="Jane Smith")
     await desk.book(title="Children of Dune", author="Frank Herbert")
     patron = await desk.patron()
     borrowed = await api.post(f"/books/{herbert['id']}/borrow", json={"patron_id": patron["id"]})
     assert borrowed.status_code == 201, borrowed.text
-    await settle(shelfmark)
+    await settled()
 
     assert set(await titles(api, q="dune", author="herbert")) == {"Dune", "Children of Dune"}
     assert await titles(api, q="dune", author="smith") == ["Dune Road"]
@@ -135,7 +127,7 @@ async def test_filters_combine_with_q(
 
 
 async def test_a_title_match_ranks_above_weaker_matches(
-    api: httpx.AsyncClient, desk: Desk, shelfmark: Shelfmark
+    api: httpx.AsyncClient, desk: Desk, settled: Settle
 ) -> None:
     """The exact word in a short title beats the word as a prefix of a longer one and the
     word found only in a long entry. (Books without the word make it a rare one, as in a real
@@ -146,14 +138,14 @@ async def test_a_title_match_ranks_above_weaker_matches(
     await desk.book(title="A Long History of Desert Travel and Trade", author="Mary Dunewood")
     await desk.book(title="Dune", author="Frank Herbert")
     await desk.book(title="Walking the Sand Dunes of the Namib", author="Olga Novak")
-    await settle(shelfmark)
+    await settled()
     ranked = await titles(api, q="dune")
     assert len(ranked) == 4
     assert ranked[0] == "Dune"
 
 
 async def test_ranked_pages_walk_every_match_once_in_a_stable_order(
-    api: httpx.AsyncClient, desk: Desk, shelfmark: Shelfmark
+    api: httpx.AsyncClient, desk: Desk, settled: Settle
 ) -> None:
     # Ties on purpose (identical entries rank alike), then ever longer, weaker entries.
     for _ in range(4):
@@ -161,7 +153,7 @@ async def test_ranked_pages_walk_every_match_once_in_a_stable_order(
     for n in range(9):
         await desk.book(title=f"The Garden {'and More ' * n}", author=f"Writer {n}")
     await desk.book(title="Orchard", author="Nobody Here")
-    await settle(shelfmark)
+    await settled()
 
     whole = await search(api, q="garden", limit=200)
     assert len(whole) == 13
@@ -172,11 +164,11 @@ async def test_ranked_pages_walk_every_match_once_in_a_stable_order(
 
 
 async def test_title_pages_walk_every_book_once(
-    api: httpx.AsyncClient, desk: Desk, shelfmark: Shelfmark
+    api: httpx.AsyncClient, desk: Desk, settled: Settle
 ) -> None:
     for title in ("b", "a", "c", "a", "B", "ä"):
         await desk.book(title=title, author="Same Author")
-    await settle(shelfmark)
+    await settled()
     whole = await search(api, limit=200)
     walked = await walk(api, limit=2)
     assert [b["id"] for b in walked] == [b["id"] for b in whole]
@@ -224,29 +216,29 @@ BAD_RANK_CURSORS = {
 
 @pytest.mark.parametrize("cursor", BAD_CURSORS.values(), ids=BAD_CURSORS.keys())
 async def test_a_malformed_cursor_is_a_problem_naming_it(
-    api: httpx.AsyncClient, desk: Desk, shelfmark: Shelfmark, cursor: str
+    api: httpx.AsyncClient, desk: Desk, settled: Settle, cursor: str
 ) -> None:
     await desk.book()
-    await settle(shelfmark)
+    await settled()
     for params in ({}, {"q": "dune"}):
         assert_cursor_problem(await api.get("/books", params=params | {"cursor": cursor}))
 
 
 @pytest.mark.parametrize("cursor", BAD_RANK_CURSORS.values(), ids=BAD_RANK_CURSORS.keys())
 async def test_a_cursor_that_is_not_a_ranked_one_is_a_problem_in_a_search(
-    api: httpx.AsyncClient, desk: Desk, shelfmark: Shelfmark, cursor: str
+    api: httpx.AsyncClient, desk: Desk, settled: Settle, cursor: str
 ) -> None:
     await desk.book()
-    await settle(shelfmark)
+    await settled()
     assert_cursor_problem(await api.get("/books", params={"q": "dune", "cursor": cursor}))
 
 
 async def test_a_ranked_cursor_is_a_problem_in_the_title_list(
-    api: httpx.AsyncClient, desk: Desk, shelfmark: Shelfmark
+    api: httpx.AsyncClient, desk: Desk, settled: Settle
 ) -> None:
     for _ in range(3):
         await desk.book()
-    await settle(shelfmark)
+    await settled()
     ranked = (await api.get("/books", params={"q": "dune", "limit": 1})).json()["next_cursor"]
     titled = (await api.get("/books", params={"limit": 1})).json()["next_cursor"]
     assert ranked and titled
@@ -255,7 +247,7 @@ async def test_a_ranked_cursor_is_a_problem_in_the_title_list(
 
 
 async def test_a_common_word_lists_its_books_most_copies_first_page_by_page(
-    api: httpx.AsyncClient, desk: Desk, shelfmark: Shelfmark, monkeypatch: pytest.MonkeyPatch
+    api: httpx.AsyncClient, desk: Desk, settled: Settle, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A word too common to rank every entry holding it lists them in popularity order (most
     copies first, then by id, descending); here every word counts as common."""
@@ -267,7 +259,7 @@ async def test_a_common_word_lists_its_books_most_copies_first_page_by_page(
             added = await api.post(f"/books/{book['id']}/copies", json={"barcode": f"G{n}-{c}"})
             assert added.status_code == 201, added.text
     await desk.book(title="Orchard", author="Nobody Here")
-    await settle(shelfmark)
+    await settled()
 
     whole = await search(api, q="garden", limit=200)
     expected = sorted(whole, key=lambda b: (b["copies_total"], b["id"]), reverse=True)
@@ -282,10 +274,10 @@ async def test_a_common_word_lists_its_books_most_copies_first_page_by_page(
 
 
 async def test_a_cursor_with_unusual_text_is_never_a_server_error(
-    api: httpx.AsyncClient, desk: Desk, shelfmark: Shelfmark
+    api: httpx.AsyncClient, desk: Desk, settled: Settle
 ) -> None:
     await desk.book()
-    await settle(shelfmark)
+    await settled()
     odd = ["\ud800", "x" * 600, "'; DROP TABLE book_search; --", "日本語", ""]
     for text in [*odd, *(f"t:{t}" for t in odd), *(f"r:{t}" for t in odd)]:
         for params in ({}, {"q": "dune"}):
@@ -300,15 +292,15 @@ async def test_a_cursor_with_unusual_text_is_never_a_server_error(
 
 
 async def test_a_typo_still_finds_the_book_on_postgresql_only(
-    api: httpx.AsyncClient, desk: Desk, shelfmark: Shelfmark
+    api: httpx.AsyncClient, desk: Desk, settled: Settle, backend: str
 ) -> None:
     """pg_trgm's word similarity over its 0.6 threshold: `dunee` (a letter more) shares 4 of
     its 6 trigrams with `dune` (0.67), `herbet` (a letter less) 0.71. Transposed or doubled
     letters inside a short word fall below it: `herbret` 0.5, `dunne` 0.57, and find nothing."""
     await desk.book(title="Dune", author="Frank Herbert")
     await desk.book(title="Orchard", author="Ann Lee")
-    await settle(shelfmark)
-    if is_postgres(shelfmark):
+    await settled()
+    if backend == "postgresql":
         assert await titles(api, q="dunee") == ["Dune"]
         assert await titles(api, q="Herbet") == ["Dune"]
         assert await titles(api, q="HERBERTT") == ["Dune"]
@@ -320,16 +312,16 @@ async def test_a_typo_still_finds_the_book_on_postgresql_only(
 
 
 async def test_exact_words_bring_no_fuzzy_extras(
-    api: httpx.AsyncClient, desk: Desk, shelfmark: Shelfmark
+    api: httpx.AsyncClient, desk: Desk, settled: Settle, backend: str
 ) -> None:
     """`dunes` is a typo-distance from `dune` (0.67), but `The Dunes` has the word itself:
     only it comes back. `dunee` matches no entry's words, so both near ones come back."""
     await desk.book(title="Dune", author="Frank Herbert")
     await desk.book(title="The Dunes", author="Ann Lee")
-    await settle(shelfmark)
+    await settled()
     assert await titles(api, q="dunes") == ["The Dunes"]
     assert set(await titles(api, q="dune")) == {"Dune", "The Dunes"}
-    if is_postgres(shelfmark):
+    if backend == "postgresql":
         assert set(await titles(api, q="dunee")) == {"Dune", "The Dunes"}
 
 
@@ -337,14 +329,14 @@ async def test_exact_words_bring_no_fuzzy_extras(
 
 
 async def test_availability_follows_borrow_return_and_hold(
-    api: httpx.AsyncClient, desk: Desk, shelfmark: Shelfmark
+    api: httpx.AsyncClient, desk: Desk, settled: Settle
 ) -> None:
     book = await desk.book(title="Dune", author="Frank Herbert")
     ada = await desk.patron()
     bob = await desk.patron("bob@example.org", first_name="Bob")
 
     async def shown() -> tuple[int, int, int, str, bool]:
-        await settle(shelfmark)
+        await settled()
         (hit,) = await search(api, q="dune")
         assert hit == (await search(api))[0] == (await search(api, isbn=None))[0]
         return (
