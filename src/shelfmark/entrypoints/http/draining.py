@@ -2,12 +2,17 @@
 
 Behind nginx, a process stopped the usual way (uvicorn closes every idle kept-alive connection
 at once) races nginx: a request nginx has just written on such a connection gets no answer, and
-nginx may not send a POST anywhere else. So on SIGTERM a `DrainingServer` first stops accepting
-connections (nginx then tries the next process: nothing was sent), answers every request on the
-connections it already has with `Connection: close`, and waits up to `drain_seconds` for them to
-go. It closes none itself: nginx closes a connection after a `Connection: close` answer, and an
-idle one once its upstream `keepalive_timeout` (shorter than the drain) has passed. Then uvicorn
-shuts down as usual.
+nginx does not send a POST anywhere else. So on SIGTERM a `DrainingServer` first stops
+listening (nginx's new connections are refused, and it tries the next process), answers every
+request from then on with `Connection: close` (one already running included), and waits up to
+`drain_seconds` for its connections to go. It closes none itself: nginx closes a connection
+after a `Connection: close` answer, and an idle one once its upstream `keepalive_timeout`
+(shorter than the drain) has passed. Then uvicorn shuts down as usual.
+
+What it cannot help: a connection nginx opened that still waits in the listening socket's
+backlog when the socket closes is reset, and a request nginx wrote on it fails (the kernel
+completed the handshake before the process saw it). Only a balancer that stops sending first
+(a reload, a Kubernetes endpoint removed before the preStop pause ends) avoids that window.
 """
 
 from __future__ import annotations
@@ -27,19 +32,19 @@ class Drain:
 
 
 class ClosingWhileDraining:
-    """Marks every answer `Connection: close` once the drain has started; before, it only
-    passes the call on."""
+    """Marks every answer started after the drain began `Connection: close`, a request that was
+    already running included."""
 
     def __init__(self, app: ASGIApp, drain: Drain) -> None:
         self.app = app
         self.drain = drain
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if not self.drain.started or scope["type"] != "http":
+        if scope["type"] != "http":
             return await self.app(scope, receive, send)
 
         async def closing(message: Message) -> None:
-            if message["type"] == "http.response.start":
+            if message["type"] == "http.response.start" and self.drain.started:
                 headers = [(k, v) for k, v in message.get("headers", []) if k != b"connection"]
                 message = {**message, "headers": [*headers, (b"connection", b"close")]}
             await send(message)
