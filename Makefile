@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 BENCH_STAMP := $(VENV)/.bench-installed
 
 .PHONY: run test lint typecheck architecture coverage migrate seed clean lock bench-seed \
-	bench bench-cluster bench-soak bench-long loadtest-ui faults fault-tests fault-broker fault-smtp fault-relay
+	bench bench-cluster bench-soak bench-long loadtest-ui faults fault-tests model-long fault-broker fault-smtp fault-relay
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -36,17 +36,16 @@ coverage: $(STAMP)
 
 # `make test` runs the quick fault tests and a small model run; `make faults` (CI runs it after
 # `make test-cluster`) runs every fault test, figures printed and the matrix's written to
-# bench/results/faults.md, and at the same time the long model run: 500 examples of up to 40
-# steps, as two runs of 250 with seeds of their own (the model test is single-threaded and
-# needs no shared service, so it uses the core the fault tests leave).
+# bench/results/faults.md, and at the same time the long model run, 500 examples of up to 40
+# steps (single-threaded and with no shared service, it takes the core the fault tests leave).
 faults: $(STAMP)  ## every fault test (figures: bench/results/faults.md) and the model test at 500 x 40
-	@$(MAKE) --no-print-directory -j3 --output-sync=target fault-tests model-long-1 model-long-2
+	@$(MAKE) --no-print-directory -j2 --output-sync=target fault-tests model-long
 
 fault-tests: $(STAMP)
 	SHELFMARK_FAULTS_REPORT=bench/results/faults.md $(BIN)/python -m pytest -p no:cacheprovider -m fault -s -q tests/fault
 
-model-long-%: $(STAMP)
-	SHELFMARK_MODEL_EXAMPLES=250 SHELFMARK_MODEL_STEPS=40 $(BIN)/python -m pytest -p no:cacheprovider -q tests/model
+model-long: $(STAMP)
+	SHELFMARK_MODEL_EXAMPLES=500 SHELFMARK_MODEL_STEPS=40 $(BIN)/python -m pytest -p no:cacheprovider -q tests/model
 
 fault-broker: $(STAMP)  ## RabbitMQ cut for 20 s during 1,000 borrows and returns
 	$(BIN)/python -m pytest -s -q tests/fault/test_broker_outage.py
@@ -119,7 +118,7 @@ cluster-up: $(STAMP)  ## install what is missing (apt-get), start the cluster, w
 cluster-down:  ## stop exactly what cluster-up started (pid files in var/cluster/run)
 	bash deploy/cluster.sh down
 
-cluster-restart-api:  ## rolling restart of the API processes, each drained from nginx first
+cluster-restart-api:  ## rolling restart of the API processes, one at a time, each draining on SIGTERM
 	bash deploy/cluster.sh restart-api
 
 compose-plugin:  ## Docker Compose v2 under var/tools/docker, for `docker compose config` (no engine needed)
