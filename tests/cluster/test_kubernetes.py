@@ -89,6 +89,26 @@ def test_every_environment_variable_is_a_setting_shelfmark_reads() -> None:
     assert SECRET_KEYS - {"DATABASE_DIRECT_URL"} <= known
 
 
+def test_the_probes_reach_what_listens_on_the_pods_address() -> None:
+    """The API listens on --host 0.0.0.0; the workers' metrics (their probes' port) listen on
+    SHELFMARK_HOST, which the settings set to 0.0.0.0 (its default is loopback)."""
+    (settings,) = of_kind("ConfigMap")
+    assert settings["data"]["SHELFMARK_HOST"] == "0.0.0.0"
+    assert Settings.model_fields["host"].default == "127.0.0.1"
+    for document, container in containers("Deployment"):
+        ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+        probes = [container[p] for p in ("startupProbe", "livenessProbe") if p in container]
+        assert probes, document["metadata"]["name"]
+        for probe in probes:
+            port = (probe.get("tcpSocket") or probe["httpGet"])["port"]
+            assert port in ports, (document["metadata"]["name"], port)
+        if container["command"][:2] == ["shelfmark", "worker"]:
+            metrics = int(settings["data"]["SHELFMARK_WORKER_METRICS_PORT"])
+            assert ports == {"metrics": metrics}
+        else:
+            assert container["command"][2:4] == ["--host", "0.0.0.0"]
+
+
 def test_the_workers_are_the_roles_the_cli_has() -> None:
     roles = {command.name for command in worker.registered_commands}
     run = {}
@@ -110,7 +130,7 @@ def test_the_api_probes_paths_it_serves_and_drains_within_its_grace_period() -> 
     assert container["livenessProbe"]["httpGet"]["path"] == "/health" in paths
     drain = float({v["name"]: v["value"] for v in container["env"]}["SHELFMARK_DRAIN_SECONDS"])
     pause = float(container["lifecycle"]["preStop"]["exec"]["command"][1])
-    budget = Settings().request_timeout_seconds
+    budget = Settings.model_fields["request_timeout_seconds"].default
     grace = api["spec"]["template"]["spec"]["terminationGracePeriodSeconds"]
     assert pause + drain + budget <= grace
     assert api["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
