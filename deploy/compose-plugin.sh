@@ -9,9 +9,10 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 TOOLS=$ROOT/var/tools
 PLUGIN=$TOOLS/docker/cli-plugins/docker-compose
-[ -x "$PLUGIN" ] && exit 0
+[ -x "$PLUGIN" ] && exit 0  # installed once; `rm -r var/tools/docker` to fetch the newest again
 
 APT=$TOOLS/apt
+rm -rf "$APT"  # what a failed run left
 mkdir -p "$APT/sources" "$APT/lists/partial" "$APT/cache/archives/partial" "$APT/deb"
 cat >"$APT/sources/trixie.sources" <<EOF
 Types: deb
