@@ -2,29 +2,21 @@
 
 from __future__ import annotations
 
-import asyncio
-import os
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import redis.asyncio
-from sqlalchemy import text
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shelfmark.bootstrap import Shelfmark, bootstrap
-from shelfmark.bootstrap.security import token_service
-from shelfmark.bootstrap.tables import metadata
 from shelfmark.config import Settings
 from shelfmark.entrypoints.http.app import create_app
-from shelfmark.seedwork.clock import SystemClock
 from shelfmark.seedwork.infrastructure.database import Engines, create_engines
-from tests.support.auth import Deployment, Signer, as_librarian
+from tests.support.auth import Signer, as_librarian
 from tests.support.clock import MutableClock
+from tests.support.deployment import E2E_URL, clean_slate, database_url, signing
 from tests.support.events import settle, settle_deployment
 
 
@@ -107,13 +99,13 @@ def backend(database: AsyncEngine) -> str:
 # Against a running server: SHELFMARK_E2E_URL (the cluster behind nginx, say; `make
 # test-cluster`). `api` and `anonymous` then speak HTTP to it, with tokens signed by the
 # deployment's SHELFMARK_JWT_SECRET, and only the tests that need nothing of the in-process
-# app (its clock, its engines, the Shelfmark object) and go through `api`, `anonymous` or
-# `desk` are collected; the others are deselected.
+# app (its clock, its engines, the Shelfmark object) and go through `api`, `anonymous`, `desk`
+# or the bad-input table's `library` are collected; the others are deselected.
 # Before each test, SHELFMARK_E2E_DATABASE_URL (the deployment's database, straight, not through
 # PgBouncer) is emptied and SHELFMARK_E2E_REDIS_URL (a Redis database of its own) flushed, as
-# the in-process tests get a fresh database each.
-E2E_URL = os.environ.get("SHELFMARK_E2E_URL")
-OVER_HTTP = frozenset({"api", "anonymous", "desk", "signer"})
+# the in-process tests get a fresh database each; the bad-input table empties them once and
+# seeds its library for all its cases.
+OVER_HTTP = frozenset({"api", "anonymous", "desk", "signer", "library"})
 #: Over HTTP, but their expectations hold only in process: skipped against a server.
 IN_PROCESS_EXPECTATIONS = {
     "test_renewal_and_the_third_renewal_refused": "expects due dates from the test clock",
@@ -145,41 +137,13 @@ if E2E_URL:
             if reason:
                 item.add_marker(pytest.mark.skip(reason=f"against a server: {reason}"))
 
-    def deployment() -> Deployment:
-        """Tokens signed with the deployment's key."""
-        secret = os.environ.get("SHELFMARK_JWT_SECRET")
-        if not secret:
-            pytest.fail("SHELFMARK_E2E_URL needs the deployment's SHELFMARK_JWT_SECRET")
-        return Deployment(token_service(Settings(jwt_secret=secret), SystemClock()))
-
     @pytest.fixture
     def signer() -> Signer:  # replaces the in-process one
-        return deployment()
-
-    async def empty_while_workers_run(engines: Engines) -> None:
-        """TRUNCATE every table. The deployment's consumers may be in a transaction that waits
-        on one of their own other connections, queued behind the TRUNCATE: a wait PostgreSQL
-        cannot see as a deadlock. So the TRUNCATE gives up its place in the lock queue after
-        0.1 s, lets the workers on, and tries again until it gets every lock."""
-        names = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                async with engines.write.begin() as connection:
-                    await connection.execute(text("SET LOCAL lock_timeout = '100ms'"))
-                    await connection.execute(text(f"TRUNCATE {names} CASCADE"))
-                return
-            except DBAPIError:
-                if time.monotonic() > deadline:
-                    raise
-            await asyncio.sleep(0.2)
+        return signing()
 
     @pytest.fixture
     async def database() -> AsyncIterator[AsyncEngine]:  # replaces the in-process one
-        url = os.environ.get("SHELFMARK_E2E_DATABASE_URL")
-        if not url:
-            pytest.fail("this test needs SHELFMARK_E2E_DATABASE_URL, the deployment's database")
-        engines = create_engines(url)
+        engines = create_engines(database_url())
         try:
             yield engines.write
         finally:
@@ -190,21 +154,10 @@ if E2E_URL:
         return lambda: settle_deployment(database)
 
     @pytest.fixture(autouse=True)
-    async def external_clean_slate() -> None:
-        database = os.environ.get("SHELFMARK_E2E_DATABASE_URL")
-        if database:
-            engines = create_engines(database)
-            try:
-                await empty_while_workers_run(engines)
-            finally:
-                await engines.dispose()
-        cache = os.environ.get("SHELFMARK_E2E_REDIS_URL")
-        if cache:
-            client = redis.asyncio.Redis.from_url(cache)
-            try:
-                await client.flushdb()
-            finally:
-                await client.aclose()
+    async def external_clean_slate(request: pytest.FixtureRequest) -> None:
+        """Before each test; a test on a library seeded once per module (`library`) keeps it."""
+        if "library" not in request.fixturenames:
+            await clean_slate()
 
     @pytest.fixture
     async def anonymous() -> AsyncIterator[httpx.AsyncClient]:  # replaces the in-process one
@@ -213,6 +166,6 @@ if E2E_URL:
 
     @pytest.fixture
     async def api() -> AsyncIterator[httpx.AsyncClient]:  # replaces the in-process one
-        librarian = as_librarian(deployment())
+        librarian = as_librarian(signing())
         async with httpx.AsyncClient(base_url=E2E_URL, auth=librarian, timeout=30) as client:
             yield client

@@ -12,24 +12,34 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import AsyncIterator, Iterable, Mapping
+from contextlib import asynccontextmanager
+from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
+from uuid import UUID
 
 import httpx
 import pytest
 from fastapi.routing import APIRoute
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 
 from shelfmark.bootstrap import Shelfmark, bootstrap
 from shelfmark.bootstrap.tables import metadata
 from shelfmark.config import Settings
 from shelfmark.entrypoints.http.app import create_app
+from shelfmark.entrypoints.workers.scheduler import DAILY
+from shelfmark.lending.infrastructure.orm import loans
+from shelfmark.notifications.infrastructure.orm import notifications
 from shelfmark.seedwork.infrastructure.database import Engines, create_engines
+from shelfmark.seedwork.infrastructure.job_runs import job_runs
 from tests.conftest import BACKENDS
 from tests.e2e.conftest import Desk
 from tests.support.auth import as_librarian
+from tests.support.broker import eventually
 from tests.support.clock import MutableClock
 from tests.support.databases import sqlite_copy, truncate_all
+from tests.support.deployment import E2E_URL, clean_slate, database_url, forget_cached, signing
+from tests.support.events import settle_deployment
 
 PROBLEM_JSON = "application/problem+json"
 UNKNOWN_ID = "00000000-0000-4000-8000-000000000000"  # well formed, never issued
@@ -44,12 +54,89 @@ class Ref:
     key: str
 
 
-async def seed(
-    api: httpx.AsyncClient, desk: Desk, clock: MutableClock, shelfmark: Shelfmark
-) -> dict[str, str]:
+class TimeTravel(Protocol):
+    """How seeding lets time pass: a loan grows old; the daily jobs run."""
+
+    async def age(self, loan_id: str, days: int) -> None: ...
+
+    async def run_daily_jobs(self) -> None: ...
+
+
+@dataclasses.dataclass
+class MovingClock:
+    """In process: the test clock moves on (and every loan ages with it)."""
+
+    clock: MutableClock
+    shelfmark: Shelfmark
+
+    async def age(self, loan_id: str, days: int) -> None:
+        self.clock.advance(days=days)
+
+    async def run_daily_jobs(self) -> None:
+        await self.shelfmark.run_daily_jobs()
+
+
+@dataclasses.dataclass
+class BackdatedLoans:
+    """Against a deployment, whose clock is the system's: the loan's dates move back instead,
+    and the daily jobs run here. `today_claimed` first takes today from the deployment's
+    scheduler (or waits for its run to end), so that it leaves the seeded library alone."""
+
+    engines: Engines
+
+    async def today_claimed(self) -> None:
+        async with self.deployment_app() as app:
+            now = app.clock.now()
+            today = now.astimezone(app.policy.library.calendar.timezone).date()
+            if await app.job_runs.claim(DAILY, today, now):
+                return
+
+        async def finished() -> bool:
+            ended = select(job_runs.c.finished_at).where(
+                job_runs.c.job == DAILY, job_runs.c.day == today
+            )
+            async with self.engines.write.connect() as connection:
+                return await connection.scalar(ended) is not None
+
+        await eventually(finished, within=60, what="the deployment's daily jobs finished")
+
+    async def age(self, loan_id: str, days: int) -> None:
+        async with self.engines.write.begin() as connection:
+            row = (await connection.execute(select(loans).where(loans.c.id == UUID(loan_id)))).one()
+            back = timedelta(days=days)
+            await connection.execute(
+                update(loans)
+                .where(loans.c.id == row.id)
+                .values(
+                    borrowed_at=row.borrowed_at - back,
+                    due_at=row.due_at - back,
+                    version=row.version + 1,
+                )
+            )
+        await forget_cached()
+
+    async def run_daily_jobs(self) -> None:
+        async with self.deployment_app() as app:
+            await app.run_daily_jobs()
+        await forget_cached()
+
+    @asynccontextmanager
+    async def deployment_app(self) -> AsyncIterator[Shelfmark]:
+        """The application on the deployment's database only (no broker, cache or etcd: its
+        events wait in the outbox for the deployment's relay), with the built-in policy."""
+        url = database_url()
+        settings = Settings(database_url=url, broker_url=None, cache_url=None, etcd_endpoints=[])
+        app = bootstrap(settings, engines=create_engines(url))
+        try:
+            yield app
+        finally:
+            await app.dispose()
+
+
+async def seed(api: httpx.AsyncClient, desk: Desk, time: TimeTravel) -> dict[str, str]:
     """Four books, four patrons (one suspended, one owing a fine, one owed a refund), a
     returned and an active loan. Time moves on during seeding and then stands still."""
-    creditor = await creditor_of(api, desk, clock, shelfmark)
+    creditor = await creditor_of(api, desk, time)
     on_loan = await desk.book(title="Dune", author="Frank Herbert", isbn="0-441-17271-7")
     on_shelf = await desk.book(title="Solaris", author="Stanislaw Lem")
     returned = await desk.book(title="Ubik", author="Philip K. Dick")
@@ -61,7 +148,7 @@ async def seed(
 
     late = await api.post("/loans", json={"patron_id": debtor["id"], "book_id": returned["id"]})
     assert late.status_code == 201, late.text
-    clock.advance(days=20)
+    await time.age(late.json()["id"], days=20)
     back = await api.post(f"/loans/{late.json()['id']}/return")
     assert back.status_code == 200 and back.json()["fine"] not in (None, "0.00"), back.text
     active = await api.post("/loans", json={"patron_id": patron["id"], "book_id": on_loan["id"]})
@@ -89,17 +176,15 @@ async def seed(
     }
 
 
-async def creditor_of(
-    api: httpx.AsyncClient, desk: Desk, clock: MutableClock, shelfmark: Shelfmark
-) -> str:
+async def creditor_of(api: httpx.AsyncClient, desk: Desk, time: TimeTravel) -> str:
     """A patron the library owes 20.00: their loan aged to lost, they paid, the copy came back
     and its replacement cost was refunded."""
     creditor = await desk.patron("annie@example.org", first_name="Annie", last_name="Easley")
     book = await desk.book(title="Roadside Picnic", author="Arkady Strugatsky")
     lost = await api.post("/loans", json={"patron_id": creditor["id"], "book_id": book["id"]})
     assert lost.status_code == 201, lost.text
-    clock.advance(days=60)
-    await shelfmark.run_daily_jobs()
+    await time.age(lost.json()["id"], days=60)
+    await time.run_daily_jobs()
     paid = await api.post(f"/patrons/{creditor['id']}/payments", json={"amount": "30.00"})
     assert paid.status_code == 201, paid.text
     back = await api.post(f"/loans/{lost.json()['id']}/return")
@@ -889,10 +974,12 @@ class Library:
     rows: dict[str, list[str]]
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
+@pytest.fixture(scope="module", params=["deployment"] if E2E_URL else BACKENDS)
 def library_engines(
     request: pytest.FixtureRequest, sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Engines:
+    if request.param == "deployment":
+        return create_engines(database_url())
     if request.param == "sqlite":
         return sqlite_copy(sqlite_template, tmp_path_factory.mktemp("bad-input"))
     return create_engines(request.getfixturevalue("postgres_url"))
@@ -904,6 +991,10 @@ async def library(
 ) -> AsyncIterator[Library]:
     """Seeded once per backend: every case must leave it exactly as it was, so one library
     serves them all (a case that wrote anything fails, and so would the ones after it)."""
+    if E2E_URL:
+        async with deployed_library(library_engines) as library:
+            yield library
+        return
     clock = MutableClock()
     settings = Settings(var_dir=tmp_path_factory.mktemp("bad-input-var"))
     shelfmark = bootstrap(settings, clock=clock, engines=library_engines)
@@ -911,11 +1002,40 @@ async def library(
     async with httpx.AsyncClient(
         transport=transport, base_url="http://shelfmark.test", auth=as_librarian(shelfmark)
     ) as api:
-        refs = await seed(api, Desk(api), clock, shelfmark)
+        refs = await seed(api, Desk(api), MovingClock(clock, shelfmark))
         yield Library(api, library_engines, refs, await db_rows(library_engines))
     if library_engines.write.dialect.name == "postgresql":
         await truncate_all(library_engines)
     await library_engines.dispose()
+
+
+@asynccontextmanager
+async def deployed_library(engines: Engines) -> AsyncIterator[Library]:
+    """The library seeded in a running deployment, through its HTTP API. Its rows are taken
+    once its workers are done: every event applied and no e-mail still queued."""
+    await clean_slate()
+    time = BackdatedLoans(engines)
+    await time.today_claimed()
+    auth = as_librarian(signing())
+    async with httpx.AsyncClient(base_url=str(E2E_URL), auth=auth, timeout=30) as api:
+        refs = await seed(api, Desk(api), time)
+        await settle_deployment(engines.write)
+        await mail_sent(engines)
+        yield Library(api, engines, refs, await db_rows(engines))
+    await engines.dispose()
+
+
+async def mail_sent(engines: Engines) -> None:
+    """Until the deployment's mail sender has no e-mail left queued."""
+    queued = (
+        select(func.count()).select_from(notifications).where(notifications.c.status == "queued")
+    )
+
+    async def none_queued() -> bool:
+        async with engines.write.connect() as connection:
+            return not await connection.scalar(queued)
+
+    await eventually(none_queued, within=30, what="every e-mail sent")
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda case: case.id)

@@ -3,9 +3,6 @@ deployment, by waiting for its workers."""
 
 from __future__ import annotations
 
-import asyncio
-import time
-
 from sqlalchemy import ColumnElement, and_, exists, func, not_, or_, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -15,6 +12,7 @@ from shelfmark.notifications.application.notify import PatronNotifier
 from shelfmark.search.application.projection import BookIndexProjection
 from shelfmark.seedwork.infrastructure.inbox import inbox
 from shelfmark.seedwork.infrastructure.outbox import outbox
+from tests.support.broker import eventually
 
 #: The consumers that write what they applied to the inbox, with the events they are sent.
 #: (The cache consumer keeps no record; a write drops what it makes stale as it commits.)
@@ -38,12 +36,9 @@ async def settle_deployment(engine: AsyncEngine, seconds: float = 30.0) -> None:
         )
         waiting.append(and_(outbox.c.event_type.in_(sorted(types)), not_(applied)))
     count = select(func.count()).select_from(outbox).where(or_(*waiting))
-    deadline = time.monotonic() + seconds
-    while True:
+
+    async def caught_up() -> bool:
         async with engine.connect() as connection:
-            left = await connection.scalar(count)
-        if not left:
-            return
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{left} events not relayed or applied after {seconds} s")
-        await asyncio.sleep(0.05)  # polling the deployment, not a timing assertion
+            return not await connection.scalar(count)
+
+    await eventually(caught_up, within=seconds, what="every event relayed and applied")
