@@ -15,6 +15,9 @@ from tests.cluster.load import api_pid, cluster_env, lost_writes, run_load, wait
 
 SECONDS = 20.0
 USERS = 16
+#: How long after the kill a request may still be written on one of the dead process's kept-alive
+#: connections before nginx has seen it close.
+GRACE = 0.1
 
 
 async def test_a_killed_api_process_costs_at_most_its_requests_in_flight() -> None:
@@ -30,12 +33,17 @@ async def test_a_killed_api_process_costs_at_most_its_requests_in_flight() -> No
 
     await wait_ready(f"http://127.0.0.1:{port}")  # started again by its supervisor
     restarted = api_pid(1)
-    late = [f for at, f in figures.failures if at > killed_at + 2]
+    in_flight = [f for f in figures.failures if f.sent <= killed_at]
+    later = [f for f in figures.failures if f.sent > killed_at]
     print(f"\nSIGKILL drill: api-1 (pid {victim}) killed, back as pid {restarted}; ", end="")
     print(f"{figures.summary()}; lost writes: {len(lost)}")
-    for _, failure in figures.failures[:10]:
-        print("  failed:", failure)
+    print(f"  failed: {len(in_flight)} sent before the kill, {len(later)} sent after it")
+    for failure in figures.failures[:10]:
+        print("  failed:", failure.what)
     assert restarted != victim
-    assert len(figures.failures) <= USERS  # each user has one request in flight at most
-    assert late == []  # nginx routes around the dead process at once
+    # Only requests in flight when the process died fail: sent before the kill (each user has
+    # one at a time), none sent after it, beyond the instant nginx takes to see the dead
+    # process's connections close (a request written on one of those in that instant).
+    assert len(in_flight) <= USERS
+    assert [f for f in later if f.sent > killed_at + GRACE] == []
     assert lost == []

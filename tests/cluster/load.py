@@ -54,10 +54,16 @@ class Refused(Exception):
     pass
 
 
+@dataclass(frozen=True)
+class Failure:
+    sent: float  # time.monotonic() when the request was sent
+    what: str
+
+
 @dataclass
 class Figures:
     requests: int = 0
-    failures: list[tuple[float, str]] = field(default_factory=list)
+    failures: list[Failure] = field(default_factory=list)
     statuses: Counter[int] = field(default_factory=Counter)
     patrons: list[str] = field(default_factory=list)
     books: list[str] = field(default_factory=list)
@@ -84,17 +90,18 @@ async def run_load(seconds: float, users: int) -> Figures:
 
         async def call(method: str, path: str, expect: int, **kwargs: Any) -> dict[str, Any]:
             figures.requests += 1
+            sent = time.monotonic()
             if method == "POST":
                 kwargs["headers"] = {"Idempotency-Key": uuid.uuid4().hex}
             try:
                 response = await client.request(method, path, **kwargs)
             except httpx.HTTPError as error:
-                figures.failures.append((time.monotonic(), f"{method} {path}: {error!r}"))
+                figures.failures.append(Failure(sent, f"{method} {path}: {error!r}"))
                 raise Refused from None
             figures.statuses[response.status_code] += 1
             if response.status_code != expect:
                 failure = f"{method} {path}: {response.status_code} {response.text[:200]}"
-                figures.failures.append((time.monotonic(), failure))
+                figures.failures.append(Failure(sent, failure))
                 raise Refused
             return dict(response.json())
 
@@ -148,7 +155,7 @@ async def lost_writes(figures: Figures) -> list[str]:
             stored = (await connection.execute(query, {"run": f"Load {figures.run} %"})).scalar()
             # No book twice; a POST that failed (its process killed) may have committed before
             # its answer was lost, and no more.
-            unanswered = sum(1 for _, f in figures.failures if f.startswith("POST /books:"))
+            unanswered = sum(1 for f in figures.failures if f.what.startswith("POST /books:"))
             if not len(figures.books) <= stored <= len(figures.books) + unanswered:
                 lost.append(
                     f"books: {stored} stored for {len(figures.books)} acknowledged "
