@@ -57,6 +57,7 @@ class Refused(Exception):
 @dataclass(frozen=True)
 class Failure:
     sent: float  # time.monotonic() when the request was sent
+    ended: float  # and when it failed
     what: str
 
 
@@ -96,12 +97,13 @@ async def run_load(seconds: float, users: int) -> Figures:
             try:
                 response = await client.request(method, path, **kwargs)
             except httpx.HTTPError as error:
-                figures.failures.append(Failure(sent, f"{method} {path}: {error!r}"))
+                failure = f"{method} {path}: {error!r}"
+                figures.failures.append(Failure(sent, time.monotonic(), failure))
                 raise Refused from None
             figures.statuses[response.status_code] += 1
             if response.status_code != expect:
                 failure = f"{method} {path}: {response.status_code} {response.text[:200]}"
-                figures.failures.append(Failure(sent, failure))
+                figures.failures.append(Failure(sent, time.monotonic(), failure))
                 raise Refused
             return dict(response.json())
 
