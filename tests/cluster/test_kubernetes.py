@@ -97,7 +97,8 @@ def test_the_probes_reach_what_listens_on_the_pods_address() -> None:
     assert Settings.model_fields["host"].default == "127.0.0.1"
     for document, container in containers("Deployment"):
         ports = {p["name"]: p["containerPort"] for p in container["ports"]}
-        probes = [container[p] for p in ("startupProbe", "livenessProbe") if p in container]
+        kinds = ("startupProbe", "readinessProbe", "livenessProbe")
+        probes = [container[p] for p in kinds if p in container]
         assert probes, document["metadata"]["name"]
         for probe in probes:
             port = (probe.get("tcpSocket") or probe["httpGet"])["port"]
