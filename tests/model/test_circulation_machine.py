@@ -80,11 +80,16 @@ STEPS = int(os.environ.get("SHELFMARK_MODEL_STEPS", "20"))
 #: hypothesis' full five minutes; `make test` reports the failing history as found (and stores
 #: it in .hypothesis/, so the next run replays it first). SHELFMARK_MODEL_SHRINK=1 shrinks it.
 SHRINK = os.environ.get("SHELFMARK_MODEL_SHRINK", "0") not in ("", "0")
+#: `make faults` runs its long run as two halves side by side, each with a seed of its own
+#: (SHELFMARK_MODEL_SEED, passed on as --hypothesis-seed), so that they try different examples
+#: even where hypothesis' `ci` profile would derandomize both into the same ones.
+SEEDED = os.environ.get("SHELFMARK_MODEL_SEED", "") != ""
 MODEL_SETTINGS = settings(
     max_examples=EXAMPLES,
     stateful_step_count=STEPS,
     deadline=None,
     phases=[phase for phase in Phase if SHRINK or phase is not Phase.shrink],
+    **({"derandomize": False} if SEEDED else {}),
 )
 
 
