@@ -105,14 +105,25 @@ def test_a_fresh_server_serves_the_desk(server: str) -> None:
 
 
 def request_on(connection: socket.socket, path: str) -> bytes:
-    """One HTTP/1.1 request on a connection kept alive; its answer's status line and headers."""
+    """One HTTP/1.1 request on a connection kept alive; its answer's status line and headers.
+    The body is read too (by its Content-Length), so the next answer starts clean."""
     connection.sendall(f"GET {path} HTTP/1.1\r\nHost: shelfmark.test\r\n\r\n".encode())
     answer = b""
     while b"\r\n\r\n" not in answer:
-        chunk = connection.recv(65536)
-        assert chunk, f"the connection closed with no answer after {answer!r}"
-        answer += chunk
-    return answer.split(b"\r\n\r\n")[0].lower()
+        answer += received(connection, answer)
+    head, body = answer.split(b"\r\n\r\n", 1)
+    head = head.lower()
+    length = int(head.split(b"\r\ncontent-length:", 1)[1].split(b"\r\n", 1)[0])
+    while len(body) < length:
+        body += received(connection, answer + body)
+    assert len(body) == length, f"more than one answer: {body!r}"
+    return head
+
+
+def received(connection: socket.socket, so_far: bytes) -> bytes:
+    chunk = connection.recv(65536)
+    assert chunk, f"the connection closed with no whole answer after {so_far!r}"
+    return chunk
 
 
 @pytest.mark.parametrize("served", [{"SHELFMARK_DRAIN_SECONDS": "30"}], indirect=True)
