@@ -5,21 +5,19 @@ again as the books are now."""
 from __future__ import annotations
 
 from collections.abc import Collection
-from datetime import datetime
-from typing import Any, Self
+from typing import Self
 from uuid import UUID
 
 from sqlalchemy import (
     ColumnElement,
     Integer,
     ScalarSelect,
-    Select,
     String,
     Uuid,
+    bindparam,
     column,
     delete,
     func,
-    literal,
     select,
     table,
 )
@@ -60,24 +58,23 @@ _out = select(loans.c.copy_id).where(loans.c.copy_id == copies.c.id, loans.c.ret
 _kept = select(holds.c.copy_id).where(holds.c.copy_id == copies.c.id, holds.c.status == "ready")
 
 
-def _entries(now: datetime) -> Select[Any]:
-    return select(
-        books.c.id,
-        books.c.title,
-        books.c.author,
-        books.c.isbn,
-        books.c.published_year,
-        func.lower(books.c.title + " " + books.c.author),
-        _count_copies(),
-        _count_copies(~_out.exists(), ~_kept.exists()),
-        _count_copies(_kept.exists()),
-        select(func.count())
-        .select_from(holds)
-        .where(holds.c.book_id == books.c.id, holds.c.status == "waiting")
-        .scalar_subquery(),
-        literal(now, UtcDateTime),
-    )
-
+#: Every entry as its book is now; `refreshed_at` is bound when the statement runs.
+ENTRIES = select(
+    books.c.id,
+    books.c.title,
+    books.c.author,
+    books.c.isbn,
+    books.c.published_year,
+    func.lower(books.c.title + " " + books.c.author),
+    _count_copies(),
+    _count_copies(~_out.exists(), ~_kept.exists()),
+    _count_copies(_kept.exists()),
+    select(func.count())
+    .select_from(holds)
+    .where(holds.c.book_id == books.c.id, holds.c.status == "waiting")
+    .scalar_subquery(),
+    bindparam("refreshed_at", type_=UtcDateTime),
+)
 
 COLUMNS = [
     "book_id",
@@ -93,6 +90,15 @@ COLUMNS = [
     "refreshed_at",
 ]
 
+# A refresh's three statements, built once (building them cost more than running them).
+_these_books = books.c.id.in_(bindparam("book_ids", expanding=True))
+LOCK_BOOKS = select(books.c.id).where(_these_books).with_for_update()
+DROP_ENTRIES = delete(book_search).where(
+    book_search.c.book_id.in_(bindparam("book_ids", expanding=True))
+)
+ADD_ENTRIES = book_search.insert().from_select(COLUMNS, ENTRIES.where(_these_books))
+REBUILD = book_search.insert().from_select(COLUMNS, ENTRIES)
+
 
 class SqlBookIndex:
     def __init__(self, connection: AsyncConnection, clock: Clock) -> None:
@@ -100,16 +106,13 @@ class SqlBookIndex:
         self._clock = clock
 
     async def refresh(self, book_ids: Collection[UUID]) -> None:
-        ids = list(book_ids)
+        ids = {"book_ids": list(book_ids)}
         # One refresh of a book at a time (the book's row lock, as circulation takes it): the
         # later one reads the earlier one's result, so the last writer has the newest state.
-        await self._connection.execute(
-            select(books.c.id).where(books.c.id.in_(ids)).with_for_update()
-        )
-        await self._connection.execute(delete(book_search).where(book_search.c.book_id.in_(ids)))
-        entries = _entries(self._clock.now()).where(books.c.id.in_(ids))
+        await self._connection.execute(LOCK_BOOKS, ids)
+        await self._connection.execute(DROP_ENTRIES, ids)
         try:
-            await self._connection.execute(book_search.insert().from_select(COLUMNS, entries))
+            await self._connection.execute(ADD_ENTRIES, ids | {"refreshed_at": self._clock.now()})
         except IntegrityError as error:
             if is_unique_violation(error):  # a concurrent refresh of the same book won
                 raise ConcurrencyConflict(str(error.orig)) from error
@@ -126,9 +129,7 @@ class SqlBookIndex:
     async def rebuild(self) -> int:
         """Every entry again from scratch (after seeding, or to repair the index)."""
         await self._connection.execute(delete(book_search))
-        result = await self._connection.execute(
-            book_search.insert().from_select(COLUMNS, _entries(self._clock.now()))
-        )
+        result = await self._connection.execute(REBUILD, {"refreshed_at": self._clock.now()})
         return int(result.rowcount or 0)
 
 
