@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import Column, String, Table, Uuid, exists, select
+from sqlalchemy import Column, String, Table, Uuid, bindparam, exists, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from shelfmark.seedwork.infrastructure.metadata import metadata
@@ -21,9 +21,17 @@ inbox = Table(
 )
 
 
+# Built once: every event every consumer applies runs both.
+_APPLIED = select(
+    exists().where(
+        inbox.c.consumer == bindparam("consumer"), inbox.c.event_id == bindparam("event_id")
+    )
+)
+_RECORD = inbox.insert()
+
+
 async def already_applied(connection: AsyncConnection, consumer: str, event_id: UUID) -> bool:
-    query = select(exists().where(inbox.c.consumer == consumer, inbox.c.event_id == event_id))
-    return bool(await connection.scalar(query))
+    return bool(await connection.scalar(_APPLIED, {"consumer": consumer, "event_id": event_id}))
 
 
 async def record_applied(
@@ -32,7 +40,7 @@ async def record_applied(
     """Two concurrent deliveries of one event both pass `already_applied`; the second insert
     then clashes on the key, its transaction rolls back, and the retry finds the row."""
     await connection.execute(
-        inbox.insert().values(consumer=consumer, event_id=event_id, processed_at=at)
+        _RECORD, {"consumer": consumer, "event_id": event_id, "processed_at": at}
     )
 
 
