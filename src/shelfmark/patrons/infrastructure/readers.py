@@ -5,13 +5,16 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Row, func, or_, select, tuple_
+from sqlalchemy import Row, bindparam, func, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shelfmark.patrons.application.queries import PatronFilter, PatronView
 from shelfmark.patrons.infrastructure.orm import patrons
 from shelfmark.seedwork.infrastructure.reading import reading
 from shelfmark.seedwork.pagination import Page, PageRequest, page_of
+
+# Built once: the notifier reads a patron for every event it is sent, the API for each GET.
+PATRON = select(patrons).where(patrons.c.id == bindparam("patron_id"))
 
 
 class SqlPatronReader:
@@ -20,9 +23,7 @@ class SqlPatronReader:
 
     async def get(self, patron_id: UUID) -> PatronView | None:
         async with reading(self._engine) as connection:
-            row = (
-                await connection.execute(select(patrons).where(patrons.c.id == patron_id))
-            ).first()
+            row = (await connection.execute(PATRON, {"patron_id": patron_id})).first()
         return _view(row) if row else None
 
     async def id_by_email(self, email: str) -> UUID | None:
