@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 BENCH_STAMP := $(VENV)/.bench-installed
 
 .PHONY: run test lint typecheck architecture coverage migrate seed clean lock bench-seed \
-	bench bench-cluster bench-soak bench-long loadtest-ui faults fault-tests fault-broker fault-smtp fault-relay
+	bench bench-cluster bench-soak bench-long bench-writes loadtest-ui faults fault-tests fault-broker fault-smtp fault-relay
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -100,6 +100,9 @@ LOCUST_HOST ?= http://127.0.0.1:8000
 loadtest-ui: $(BENCH_STAMP)  ## Locust's web UI on http://127.0.0.1:8089 against a running server
 	$(BIN)/locust -f bench/locust/locustfile.py --host $(LOCUST_HOST) \
 	  --web-host 127.0.0.1 --web-port 8089
+
+bench-writes: $(STAMP)  ## CPU per write in embedded mode: the command, its events, its e-mail (no HTTP)
+	$(BIN)/python bench/write_costs.py $(BENCH_ARGS)
 
 bench-read: $(STAMP)  ## the read side at 10k, 100k and 1M books on SQLite and PostgreSQL, one client
 	$(BIN)/python bench/read_side.py $(BENCH_ARGS)
