@@ -5,6 +5,7 @@ from shelfmark.catalog.infrastructure import orm as catalog_tables
 from shelfmark.lending.infrastructure import orm as lending_tables
 from shelfmark.notifications.infrastructure import orm as notification_tables
 from shelfmark.patrons.infrastructure import orm as patron_tables
+from shelfmark.patrons.infrastructure.orm import PATRON_SEARCH_INDEX, patron_search_fts
 from shelfmark.search.infrastructure import orm as search_tables
 from shelfmark.search.infrastructure.orm import FTS_COLUMNS, FTS_INDEXES, FTS_TABLE_PREFIX
 from shelfmark.seedwork.infrastructure import dead_letters, idempotency, inbox, job_runs, outbox
@@ -32,7 +33,7 @@ def is_ours(name: str | None, kind: str) -> bool:
     if name is None:
         return True
     if kind == "table":
-        return not name.startswith(FTS_TABLE_PREFIX)
+        return not name.startswith((FTS_TABLE_PREFIX, patron_search_fts.name))
     if kind == "column":
         return name not in FTS_COLUMNS
-    return not (kind == "index" and name in FTS_INDEXES)
+    return not (kind == "index" and name in FTS_INDEXES | {PATRON_SEARCH_INDEX})

@@ -1,6 +1,6 @@
-"""Patron tables."""
+"""Patron tables, and the search index that migration 0007 adds beside them."""
 
-from sqlalchemy import Column, Date, Index, Integer, String, Table, Uuid
+from sqlalchemy import Column, Date, Index, Integer, String, Table, Uuid, column, table
 
 from shelfmark.seedwork.infrastructure.metadata import metadata
 from shelfmark.seedwork.infrastructure.types import UtcDateTime
@@ -19,3 +19,8 @@ patrons = Table(
     Column("version", Integer, nullable=False),
     Index("ix_patrons_name_id", "last_name", "first_name", "id"),
 )
+
+#: SQLite's FTS5 index of "first last email" by patron id (trigram tokenizer, kept by triggers).
+patron_search_fts = table("patron_search_fts", column("patron_id"))
+#: PostgreSQL's trigram index over the searched expression, which the metadata cannot describe.
+PATRON_SEARCH_INDEX = "ix_patrons_search_trigrams"
