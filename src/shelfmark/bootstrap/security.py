@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Protocol
 
-from limits import RateLimitItem, parse, storage
+from limits import RateLimitItem, WindowStats, parse, storage, strategies
 from limits.aio.strategies import MovingWindowRateLimiter
 
 from shelfmark.access.infrastructure.hashing import Argon2PasswordHasher
@@ -15,15 +16,56 @@ from shelfmark.config import Settings
 from shelfmark.seedwork.clock import Clock
 
 
+class Limiter(Protocol):
+    """What the API asks of a rate limiter (a moving window, in `limits`' terms)."""
+
+    async def hit(self, item: RateLimitItem, *identifiers: str) -> bool: ...
+    async def test(self, item: RateLimitItem, *identifiers: str) -> bool: ...
+    async def get_window_stats(self, item: RateLimitItem, *identifiers: str) -> WindowStats: ...
+
+
+class InProcessLimiter:
+    """`limits`' moving window over its synchronous in-memory storage, behind the asynchronous
+    interface: every call is a few dictionary operations that never wait. `limits`' own
+    asynchronous memory storage starts a task and a thread-pool hop to expire old entries on
+    nearly every hit, which cost more than the rest of a cached read."""
+
+    def __init__(self) -> None:
+        self._limiter = strategies.MovingWindowRateLimiter(storage.MemoryStorage())
+
+    async def hit(self, item: RateLimitItem, *identifiers: str) -> bool:
+        return self._limiter.hit(item, *identifiers)
+
+    async def test(self, item: RateLimitItem, *identifiers: str) -> bool:
+        return self._limiter.test(item, *identifiers)
+
+    async def get_window_stats(self, item: RateLimitItem, *identifiers: str) -> WindowStats:
+        return self._limiter.get_window_stats(item, *identifiers)
+
+
+IN_PROCESS = frozenset({"memory://", "async+memory://"})
+
+
 @dataclass(frozen=True)
 class RateLimits:
-    limiter: MovingWindowRateLimiter
+    limiter: Limiter
     per_account_login: RateLimitItem
     per_client_login: RateLimitItem
     per_client: RateLimitItem
 
 
 def rate_limits(settings: Settings) -> RateLimits:
+    return RateLimits(
+        _limiter(settings),
+        parse(settings.login_limit_per_account),
+        parse(settings.login_limit_per_client),
+        parse(settings.request_limit_per_client),
+    )
+
+
+def _limiter(settings: Settings) -> Limiter:
+    if settings.rate_limit_storage in IN_PROCESS:
+        return InProcessLimiter()
     options: dict[str, float | str] = {}
     if "redis" in settings.rate_limit_storage.split("://", 1)[0]:
         # redis-py, as for the read cache (not `limits`' default client). It waits for ever by
@@ -35,12 +77,7 @@ def rate_limits(settings: Settings) -> RateLimits:
             "socket_connect_timeout": timeout,
         }
     store = storage.storage_from_string(settings.rate_limit_storage, **options)
-    return RateLimits(
-        MovingWindowRateLimiter(store),
-        parse(settings.login_limit_per_account),
-        parse(settings.login_limit_per_client),
-        parse(settings.request_limit_per_client),
-    )
+    return MovingWindowRateLimiter(store)
 
 
 def token_service(settings: Settings, clock: Clock) -> TokenService:
