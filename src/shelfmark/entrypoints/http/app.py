@@ -24,6 +24,7 @@ from shelfmark.entrypoints.http.access import authorize
 from shelfmark.entrypoints.http.consistency import ReadYourWritesMiddleware
 from shelfmark.entrypoints.http.errors import DeadlineMiddleware, install_error_handlers
 from shelfmark.entrypoints.http.hardening import HardeningMiddleware
+from shelfmark.entrypoints.http.hits import CacheHitsMiddleware
 from shelfmark.entrypoints.http.idempotency import IdempotencyMiddleware
 from shelfmark.entrypoints.http.metrics import MetricsMiddleware
 from shelfmark.entrypoints.http.problems import PROBLEM_RESPONSES
@@ -58,6 +59,7 @@ def create_app(settings: Settings | None = None, *, shelfmark: Shelfmark | None 
     install_error_handlers(api)
     for module in (catalog, lending, patrons, holds, auth, health, metrics, audit):
         api.include_router(module.router, responses=PROBLEM_RESPONSES)
+    api.add_middleware(CacheHitsMiddleware, shelfmark=lambda: api.state.shelfmark)
     api.add_middleware(
         IdempotencyMiddleware,
         store=lambda: api.state.shelfmark.idempotency,

@@ -22,6 +22,9 @@ from shelfmark.entrypoints.http.responses import etag_of, json_body, json_respon
 from shelfmark.seedwork.infrastructure.cache import Loaded
 from shelfmark.seedwork.infrastructure.replica import replica_reads
 
+#: The scope entry naming the key a response was answered under (read by hits.py).
+CACHE_KEY = "shelfmark.cache_key"
+
 
 @dataclass(frozen=True)
 class Fresh:
@@ -56,7 +59,13 @@ async def cached(
     lookup = await app.cache.get_or_load(key, load, app.settings.cache_ttl_seconds)
     counter = app.metrics.cache_hits if lookup.hit else app.metrics.cache_misses
     counter.labels(_route(request)).inc()
-    headers, body = _unpack(lookup.value)
+    request.scope[CACHE_KEY] = key
+    return cached_response(request, lookup.value)
+
+
+def cached_response(request: Request, value: bytes) -> Response:
+    """The response a cached value stands for (304 for a matching If-None-Match)."""
+    headers, body = _unpack(value)
     return json_response(request, body, headers)
 
 

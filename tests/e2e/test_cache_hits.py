@@ -1,0 +1,150 @@
+"""Cache hits answered before routing (entrypoints/http/hits.py): the answer the route gives,
+never to a caller the route would refuse, and never after the entry went stale."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from fastapi.routing import APIRoute
+from starlette.types import Receive, Scope, Send
+
+from shelfmark.access.application.handlers import Principal
+from shelfmark.access.domain.model import Role
+from shelfmark.bootstrap import Shelfmark
+from shelfmark.entrypoints.http.app import create_app
+from shelfmark.entrypoints.http.cached import CACHE_KEY
+from shelfmark.entrypoints.http.hits import CacheHitsMiddleware
+from tests.e2e.conftest import Desk
+from tests.support.auth import bearer, librarian
+
+
+@pytest.fixture
+async def client(shelfmark: Shelfmark) -> AsyncIterator[httpx.AsyncClient]:
+    """One app for every caller, so each request meets the targets the others left; no
+    credentials of its own."""
+    transport = httpx.ASGITransport(app=create_app(shelfmark=shelfmark), raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://shelfmark.test") as http:
+        yield http
+
+
+def answer(response: httpx.Response) -> tuple[int, dict[str, str], bytes]:
+    headers = {k: v for k, v in response.headers.items() if k != "x-request-id"}
+    return response.status_code, headers, response.content
+
+
+async def test_a_hit_is_the_answer_the_route_gave(
+    shelfmark: Shelfmark, client: httpx.AsyncClient, desk: Desk
+) -> None:
+    book = await desk.book()
+    for target in (f"/books/{book['id']}", "/books?q=dune", "/books?limit=5"):
+        filled, hit = await client.get(target), await client.get(target)
+        assert filled.status_code == 200
+        assert answer(hit) == answer(filled)
+    etag = filled.headers.get("ETag") or (await client.get(f"/books/{book['id']}")).headers["ETag"]
+    not_modified = await client.get(f"/books/{book['id']}", headers={"If-None-Match": etag})
+    assert (not_modified.status_code, not_modified.content) == (304, b"")
+    requests = shelfmark.metrics.registry.get_sample_value(
+        "shelfmark_http_requests_total",
+        {"method": "GET", "route": "/books/{book_id}", "status": "200"},
+    )
+    assert requests == 3, "hits are counted under their route template"
+
+
+async def test_a_hit_never_reaches_a_caller_the_route_refuses(
+    shelfmark: Shelfmark, client: httpx.AsyncClient, desk: Desk
+) -> None:
+    """A patron's record is cached, but its rule needs the caller: it is never answered here."""
+    patron = await desk.patron()
+    target = f"/patrons/{patron['id']}"
+    staff = librarian(shelfmark)
+    assert (await client.get(target, headers=staff)).status_code == 200
+    assert (await client.get(target, headers=staff)).status_code == 200  # a cache hit
+    stranger = Principal(uuid.uuid4(), "bob", Role.PATRON, uuid.uuid4())
+    assert (await client.get(target)).status_code == 401
+    assert (await client.get(target, headers=bearer(shelfmark, stranger))).status_code == 404
+
+
+async def test_a_hit_follows_the_change_that_invalidated_it(
+    client: httpx.AsyncClient, desk: Desk, shelfmark: Shelfmark
+) -> None:
+    book, patron = await desk.book(), await desk.patron()
+    target = f"/books/{book['id']}"
+    assert (await client.get(target)).json()["copies_available"] == 1
+    assert (await client.get(target)).json()["copies_available"] == 1
+    borrowed = await client.post(
+        f"{target}/borrow", json={"patron_id": patron["id"]}, headers=librarian(shelfmark)
+    )
+    assert borrowed.status_code == 201
+    assert (await client.get(target)).json()["copies_available"] == 0
+
+
+# --- the layer alone, over a route that counts its calls ---------------------------------
+
+
+async def _never() -> None:
+    raise AssertionError("only the route's template is used")
+
+
+class CountingRoute:
+    """Answers as `cached()` does, noting its key in the scope; counts the calls."""
+
+    def __init__(self, path: str) -> None:
+        self.calls = 0
+        self.route = APIRoute(path, endpoint=_never)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        self.calls += 1
+        scope["route"], scope[CACHE_KEY] = self.route, f"key:{scope['path']}"
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"{}"})
+
+
+async def get(layer: CacheHitsMiddleware, path: str) -> list[dict[str, Any]]:
+    scope = {"type": "http", "method": "GET", "path": path, "query_string": b"", "headers": []}
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b""}
+
+    async def send(message: Any) -> None:
+        sent.append(message)
+
+    await layer(scope, receive, send)
+    return sent
+
+
+async def test_only_a_target_whose_key_the_cache_holds_skips_the_route(
+    shelfmark: Shelfmark,
+) -> None:
+    route = CountingRoute("/books/{book_id}")
+    layer = CacheHitsMiddleware(route, lambda: shelfmark, max_targets=2)
+    await shelfmark.cache.set("key:/books/a", b'{"ETag": "W/\\"1\\""}\n{"id": "a"}', ttl=60)
+
+    await get(layer, "/books/a")
+    assert route.calls == 1, "a target is answered by the route until it is known"
+    sent = await get(layer, "/books/a")
+    assert route.calls == 1
+    assert sent[-1]["body"] == b'{"id": "a"}'
+
+    await shelfmark.cache.delete("key:/books/a")
+    await get(layer, "/books/a")
+    assert route.calls == 2, "an invalidated entry is the route's again"
+
+    for path in ("/books/b", "/books/c"):  # two more targets: the oldest is forgotten
+        await get(layer, path)
+    await shelfmark.cache.set("key:/books/a", b"{}\n{}", ttl=60)
+    await get(layer, "/books/a")
+    assert route.calls == 5
+
+
+async def test_a_route_not_open_to_anyone_is_never_remembered(shelfmark: Shelfmark) -> None:
+    route = CountingRoute("/patrons/{patron_id}")
+    layer = CacheHitsMiddleware(route, lambda: shelfmark)
+    await shelfmark.cache.set("key:/patrons/p", b"{}\n{}", ttl=60)
+    for _ in range(3):
+        await get(layer, "/patrons/p")
+    assert route.calls == 3
