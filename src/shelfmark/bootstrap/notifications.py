@@ -41,7 +41,7 @@ class ReaderTitles:
         self._books = books
 
     async def title(self, book_id: UUID) -> BookTitle | None:
-        book = await self._books.get(book_id)
+        book = await self._books.heading(book_id)
         return None if book is None else BookTitle(book.title, book.author)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Protocol
 from uuid import UUID
 
-from shelfmark.catalog.application.queries import BookDetails
+from shelfmark.catalog.application.queries import BookDetails, BookHeading
 from shelfmark.catalog.domain.model import Book
 from shelfmark.catalog.domain.values import Barcode, Isbn
 from shelfmark.seedwork.application import UnitOfWork
@@ -30,3 +30,4 @@ class BookReader(Protocol):
     """Plain read models straight from storage; no aggregates on the read path."""
 
     async def get(self, book_id: UUID) -> BookDetails | None: ...
+    async def heading(self, book_id: UUID) -> BookHeading | None: ...

@@ -14,6 +14,14 @@ class CopyView:
 
 
 @dataclass(frozen=True)
+class BookHeading:
+    """What a message about a book names it by."""
+
+    title: str
+    author: str
+
+
+@dataclass(frozen=True)
 class BookDetails:
     id: UUID
     isbn: str | None

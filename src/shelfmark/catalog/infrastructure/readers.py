@@ -7,18 +7,25 @@ from uuid import UUID
 from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from shelfmark.catalog.application.queries import BookDetails, CopyView
+from shelfmark.catalog.application.queries import BookDetails, BookHeading, CopyView
 from shelfmark.catalog.infrastructure.orm import books, copies
 from shelfmark.seedwork.infrastructure.reading import reading
 
 # Built once: building a statement and its cache key costs more than SQLite takes to answer it.
 BOOK = select(books).where(books.c.id == bindparam("book_id"))
+HEADING = select(books.c.title, books.c.author).where(books.c.id == bindparam("book_id"))
 COPIES = select(copies).where(copies.c.book_id == bindparam("book_id")).order_by(copies.c.barcode)
 
 
 class SqlBookReader:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
+
+    async def heading(self, book_id: UUID) -> BookHeading | None:
+        """The title and author alone (every e-mail about a loan names its book)."""
+        async with reading(self._engine) as connection:
+            row = (await connection.execute(HEADING, {"book_id": book_id})).first()
+        return None if row is None else BookHeading(row.title, row.author)
 
     async def get(self, book_id: UUID) -> BookDetails | None:
         async with reading(self._engine) as connection:
