@@ -75,13 +75,12 @@ async def live_counts(shelfmark: Shelfmark, book_id: UUID) -> tuple[int, int, in
     """(total, available, on the hold shelf, waiting) read from the catalogue and lending."""
     book = await shelfmark.readers.books.get(book_id)
     assert book is not None
-    states = await shelfmark.readers.loans.copy_states(c.id for c in book.copies)
-    waiting = await shelfmark.readers.loans.holds_waiting([book_id])
+    shelf = await shelfmark.readers.loans.shelf(book_id, (c.id for c in book.copies))
     return (
         len(book.copies),
-        sum(1 for c in book.copies if c.id not in states),
-        sum(1 for s in states.values() if s == "on_hold_shelf"),
-        waiting.get(book_id, 0),
+        sum(1 for c in book.copies if c.id not in shelf.states),
+        sum(1 for s in shelf.states.values() if s == "on_hold_shelf"),
+        shelf.waiting,
     )
 
 

@@ -12,9 +12,23 @@ from shelfmark.catalog.infrastructure.orm import books, copies
 from shelfmark.seedwork.infrastructure.reading import reading
 
 # Built once: building a statement and its cache key costs more than SQLite takes to answer it.
-BOOK = select(books).where(books.c.id == bindparam("book_id"))
 HEADING = select(books.c.title, books.c.author).where(books.c.id == bindparam("book_id"))
-COPIES = select(copies).where(copies.c.book_id == bindparam("book_id")).order_by(copies.c.barcode)
+#: The book and its copies in one statement: a row per copy, one with no copy for a book without.
+BOOK_WITH_COPIES = (
+    select(
+        books.c.id,
+        books.c.isbn,
+        books.c.title,
+        books.c.author,
+        books.c.published_year,
+        copies.c.id.label("copy_id"),
+        copies.c.barcode,
+        copies.c.circulation,
+    )
+    .select_from(books.outerjoin(copies, copies.c.book_id == books.c.id))
+    .where(books.c.id == bindparam("book_id"))
+    .order_by(copies.c.barcode)
+)
 
 
 class SqlBookReader:
@@ -29,15 +43,17 @@ class SqlBookReader:
 
     async def get(self, book_id: UUID) -> BookDetails | None:
         async with reading(self._engine) as connection:
-            row = (await connection.execute(BOOK, {"book_id": book_id})).first()
-            if row is None:
-                return None
-            copy_rows = await connection.execute(COPIES, {"book_id": book_id})
-            return BookDetails(
-                id=row.id,
-                isbn=row.isbn,
-                title=row.title,
-                author=row.author,
-                published_year=row.published_year,
-                copies=tuple(CopyView(c.id, c.barcode, c.circulation) for c in copy_rows),
-            )
+            rows = (await connection.execute(BOOK_WITH_COPIES, {"book_id": book_id})).all()
+        if not rows:
+            return None
+        book = rows[0]
+        return BookDetails(
+            id=book.id,
+            isbn=book.isbn,
+            title=book.title,
+            author=book.author,
+            published_year=book.published_year,
+            copies=tuple(
+                CopyView(r.copy_id, r.barcode, r.circulation) for r in rows if r.copy_id is not None
+            ),
+        )

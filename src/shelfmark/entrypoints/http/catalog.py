@@ -223,19 +223,19 @@ async def add_copy(
 
 async def _details(app: App, book_id: UUID) -> BookDetailsOut:
     """Read live from the catalogue and lending, so a desk sees its own change at once; one
-    connection for the three reads."""
+    connection for the two reads."""
     async with one_read_connection(app.engines.read):
         book = await app.readers.books.get(book_id)
         if book is None:
             raise BookNotFound(f"no book {book_id}")
-        states = await app.readers.loans.copy_states(c.id for c in book.copies)
-        waiting = await app.readers.loans.holds_waiting([book.id])
+        shelf = await app.readers.loans.shelf(book.id, (c.id for c in book.copies))
+    states = shelf.states
     summary = book_out(
         book,
         available=sum(1 for c in book.copies if c.id not in states),
         on_hold_shelf=sum(1 for state in states.values() if state == "on_hold_shelf"),
         total=len(book.copies),
-        waiting=waiting.get(book.id, 0),
+        waiting=shelf.waiting,
     )
     return BookDetailsOut(
         **summary.model_dump(),

@@ -8,7 +8,13 @@ from datetime import datetime
 from typing import Protocol
 from uuid import UUID
 
-from shelfmark.lending.application.queries import AccountView, HoldView, LoanFilter, LoanView
+from shelfmark.lending.application.queries import (
+    AccountView,
+    HoldView,
+    LoanFilter,
+    LoanView,
+    ShelfView,
+)
 from shelfmark.lending.domain.checkout import ShelfCopy
 from shelfmark.lending.domain.fees import FeeAccount
 from shelfmark.lending.domain.holds import Hold
@@ -106,11 +112,9 @@ class LoanReader(Protocol):
         self, filters: LoanFilter, page: PageRequest, now: datetime
     ) -> Page[LoanView]: ...
 
-    async def copy_states(self, copy_ids: Iterable[UUID]) -> dict[UUID, str]:
-        """For each copy not on the shelf: "on_loan" or "on_hold_shelf"."""
+    async def shelf(self, book_id: UUID, copy_ids: Iterable[UUID]) -> ShelfView:
+        """Where the book's copies (`copy_ids`, the catalogue's) are, and its waiting holds."""
         ...
-
-    async def holds_waiting(self, book_ids: Iterable[UUID]) -> dict[UUID, int]: ...
 
     async def hold(self, hold_id: UUID) -> HoldView | None: ...
 

@@ -11,6 +11,15 @@ from shelfmark.seedwork.money import Money
 
 
 @dataclass(frozen=True)
+class ShelfView:
+    """A book's copies as lending sees them: each one that is not on the shelf ("on_loan" or
+    "on_hold_shelf"), and how many holds wait for a copy."""
+
+    states: dict[UUID, str]
+    waiting: int
+
+
+@dataclass(frozen=True)
 class LoanFilter:
     patron_id: UUID | None = None
     book_id: UUID | None = None

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Row, bindparam, func, select
+from sqlalchemy import Row, bindparam, func, literal_column, select, union_all
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from shelfmark.lending.application.queries import HoldView
+from shelfmark.lending.application.queries import HoldView, ShelfView
 from shelfmark.lending.domain.holds import HoldStatus
 from shelfmark.lending.infrastructure.orm import holds, loans
 
@@ -18,35 +17,31 @@ READY = HoldStatus.READY.value
 ACTIVE = (WAITING, READY)
 
 # Built once: building a statement and its cache key costs more than SQLite takes to answer it.
-COPIES_ON_HOLD_SHELF = select(holds.c.copy_id).where(
-    holds.c.copy_id.in_(bindparam("copy_ids", expanding=True)), holds.c.status == READY
+#: One statement for a book's shelf: a row per copy kept on the hold shelf, per copy on loan
+#: (found by copy, through the index of open loans) and per waiting hold.
+SHELF = union_all(
+    select(holds.c.copy_id, literal_column("'on_hold_shelf'").label("state")).where(
+        holds.c.book_id == bindparam("book_id"), holds.c.status == READY
+    ),
+    select(loans.c.copy_id, literal_column("'on_loan'")).where(
+        loans.c.copy_id.in_(bindparam("copy_ids", expanding=True)), loans.c.returned_at.is_(None)
+    ),
+    select(holds.c.copy_id, literal_column("'waiting'")).where(
+        holds.c.book_id == bindparam("book_id"), holds.c.status == WAITING
+    ),
 )
-COPIES_ON_LOAN = select(loans.c.copy_id).where(
-    loans.c.copy_id.in_(bindparam("copy_ids", expanding=True)), loans.c.returned_at.is_(None)
-)
-HOLDS_WAITING = (
-    select(holds.c.book_id, func.count())
-    .where(holds.c.book_id.in_(bindparam("book_ids", expanding=True)), holds.c.status == WAITING)
-    .group_by(holds.c.book_id)
-)
 
 
-async def copy_states(connection: AsyncConnection, copy_ids: list[UUID]) -> dict[UUID, str]:
-    if not copy_ids:
-        return {}
-    kept = await connection.scalars(COPIES_ON_HOLD_SHELF, {"copy_ids": copy_ids})
-    states = {copy_id: "on_hold_shelf" for copy_id in kept}
-    out = await connection.scalars(COPIES_ON_LOAN, {"copy_ids": copy_ids})
-    states.update({copy_id: "on_loan" for copy_id in out})
-    return states
-
-
-async def holds_waiting(connection: AsyncConnection, book_ids: Iterable[UUID]) -> dict[UUID, int]:
-    ids = list(book_ids)
-    if not ids:
-        return {}
-    rows = await connection.execute(HOLDS_WAITING, {"book_ids": ids})
-    return {book_id: int(count) for book_id, count in rows}
+async def shelf(connection: AsyncConnection, book_id: UUID, copy_ids: list[UUID]) -> ShelfView:
+    rows = await connection.execute(SHELF, {"book_id": book_id, "copy_ids": copy_ids})
+    states: dict[UUID, str] = {}
+    waiting = 0
+    for copy_id, state in rows:
+        if state == "waiting":
+            waiting += 1
+        else:
+            states[copy_id] = state
+    return ShelfView(states, waiting)
 
 
 async def hold_views(connection: AsyncConnection, *conditions: Any) -> list[HoldView]:

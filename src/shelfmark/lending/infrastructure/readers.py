@@ -16,6 +16,7 @@ from shelfmark.lending.application.queries import (
     HoldView,
     LoanFilter,
     LoanView,
+    ShelfView,
 )
 from shelfmark.lending.domain.model import LoanStatus
 from shelfmark.lending.domain.rules import Borrower, BorrowerRecord
@@ -96,13 +97,9 @@ class SqlLoanReader:
         views = [_view(r, now) for r in rows]
         return page_of(views, page, key=lambda v: (v.borrowed_at.isoformat(), str(v.id)))
 
-    async def copy_states(self, copy_ids: Iterable[UUID]) -> dict[UUID, str]:
+    async def shelf(self, book_id: UUID, copy_ids: Iterable[UUID]) -> ShelfView:
         async with reading(self._engine) as connection:
-            return await hold_readers.copy_states(connection, list(copy_ids))
-
-    async def holds_waiting(self, book_ids: Iterable[UUID]) -> dict[UUID, int]:
-        async with reading(self._engine) as connection:
-            return await hold_readers.holds_waiting(connection, book_ids)
+            return await hold_readers.shelf(connection, book_id, list(copy_ids))
 
     async def hold(self, hold_id: UUID) -> HoldView | None:
         async with reading(self._engine) as connection:
