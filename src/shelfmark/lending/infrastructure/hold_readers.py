@@ -44,31 +44,37 @@ async def shelf(connection: AsyncConnection, book_id: UUID, copy_ids: list[UUID]
     return ShelfView(states, waiting)
 
 
+#: Correlated to each hold read: its book's waiting holds, and those of them ahead of it.
+_OTHERS = holds.alias("others")
+_WAITING_FOR_ITS_BOOK = (_OTHERS.c.book_id == holds.c.book_id, _OTHERS.c.status == WAITING)
+QUEUE_LENGTH = select(func.count()).where(*_WAITING_FOR_ITS_BOOK).scalar_subquery()
+AHEAD = (
+    select(func.count())
+    .where(*_WAITING_FOR_ITS_BOOK, _OTHERS.c.queue_number < holds.c.queue_number)
+    .scalar_subquery()
+)
+
+
 async def hold_views(connection: AsyncConnection, *conditions: Any) -> list[HoldView]:
-    """Holds with their place in the queue: position counts the waiting holds ahead, plus one."""
-    rows = (
-        await connection.execute(
-            select(holds).where(*conditions).order_by(holds.c.placed_at, holds.c.queue_number)
-        )
-    ).all()
-    return [await _view(connection, row) for row in rows]
+    """Holds with their place in the queue, in one statement: position counts the waiting
+    holds ahead, plus one."""
+    query = (
+        select(holds, QUEUE_LENGTH.label("queue_length"), AHEAD.label("ahead"))
+        .where(*conditions)
+        .order_by(holds.c.placed_at, holds.c.queue_number)
+    )
+    return [_view(row) for row in await connection.execute(query)]
 
 
-async def _view(connection: AsyncConnection, row: Row[Any]) -> HoldView:
-    waiting = select(func.count()).where(holds.c.book_id == row.book_id, holds.c.status == WAITING)
-    queue_length = int(await connection.scalar(waiting) or 0)
-    position = None
-    if row.status == WAITING:
-        ahead = waiting.where(holds.c.queue_number < row.queue_number)
-        position = int(await connection.scalar(ahead) or 0) + 1
+def _view(row: Row[Any]) -> HoldView:
     return HoldView(
         id=row.id,
         book_id=row.book_id,
         patron_id=row.patron_id,
         placed_at=row.placed_at,
         status=row.status,
-        position=position,
-        queue_length=queue_length,
+        position=int(row.ahead) + 1 if row.status == WAITING else None,
+        queue_length=int(row.queue_length),
         copy_id=row.copy_id,
         pickup_deadline=row.pickup_deadline,
         expires_at=row.expires_at,
