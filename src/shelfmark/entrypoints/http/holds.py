@@ -14,6 +14,7 @@ from shelfmark.entrypoints.http.responses import with_etag
 from shelfmark.lending.application.commands import CancelHold, PlaceHold
 from shelfmark.lending.application.queries import HoldView
 from shelfmark.lending.domain.errors import HoldNotFound, PatronNotFound
+from shelfmark.seedwork.infrastructure.reading import one_read_connection
 
 router = APIRouter(tags=["holds"])
 
@@ -71,7 +72,8 @@ async def cancel_hold(hold_id: UUID, app: App, caller: CallerDep) -> HoldOut:
 @router.get("/patrons/{patron_id}/holds", response_model=list[HoldOut])
 async def patron_holds(patron_id: UUID, app: App, active: bool = False) -> list[HoldOut]:
     """Every hold of the patron, newest last; `active=true` keeps waiting and ready ones."""
-    if await app.readers.patrons.get(patron_id) is None:
-        raise PatronNotFound(f"no patron {patron_id}")
-    holds = await app.readers.loans.holds_of_patron(patron_id, active_only=active)
+    async with one_read_connection(app.engines.read):
+        if await app.readers.patrons.get(patron_id) is None:
+            raise PatronNotFound(f"no patron {patron_id}")
+        holds = await app.readers.loans.holds_of_patron(patron_id, active_only=active)
     return [HoldOut.of(h) for h in holds]

@@ -27,6 +27,7 @@ from shelfmark.lending.application.commands import (
 from shelfmark.lending.application.queries import LoanFilter
 from shelfmark.lending.domain.errors import LoanNotFound, PatronNotFound
 from shelfmark.lending.domain.fees import LedgerEntry
+from shelfmark.seedwork.infrastructure.reading import one_read_connection
 from shelfmark.seedwork.pagination import PageRequest, decode_cursor
 
 router = APIRouter(tags=["lending"])
@@ -202,8 +203,9 @@ async def patron_loans(
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> PageOut[LoanOut]:
-    await _known_patron(app, patron_id)
-    return await _loans_page(app, response, LoanFilter(patron_id, None, status), limit, cursor)
+    async with one_read_connection(app.engines.read):
+        await _known_patron(app, patron_id)
+        return await _loans_page(app, response, LoanFilter(patron_id, None, status), limit, cursor)
 
 
 @router.get("/patrons/{patron_id}/account", response_model=AccountOut)

@@ -34,6 +34,20 @@ class LoanStatus(StrEnum):
     LOST = "lost"
 
 
+def status_at(
+    status: LoanStatus, due_at: datetime, returned_at: datetime | None, now: datetime
+) -> LoanStatus:
+    """An active loan still open past its due date is overdue (the read side uses this too,
+    without building the aggregate)."""
+    if status is LoanStatus.ACTIVE and returned_at is None and now > due_at:
+        return LoanStatus.OVERDUE
+    return status
+
+
+def renewals_left(allowed: int, used: int) -> int:
+    return max(allowed - used, 0)
+
+
 @dataclass(frozen=True)
 class LoanTerms:
     """The policy numbers snapshotted on the loan: a later policy change never touches it."""
@@ -133,15 +147,13 @@ class Loan(AggregateRoot):
 
     @property
     def renewals_left(self) -> int:
-        return max(self.terms.renewals_allowed - self.renewals_used, 0)
+        return renewals_left(self.terms.renewals_allowed, self.renewals_used)
 
     def is_overdue(self, now: datetime) -> bool:
         return self.is_open and now > self.due_at
 
     def status_at(self, now: datetime) -> LoanStatus:
-        if self.status is LoanStatus.ACTIVE and self.is_overdue(now):
-            return LoanStatus.OVERDUE
-        return self.status
+        return status_at(self.status, self.due_at, self.returned_at, now)
 
     def fine_due(self, at: datetime, calendar: LibraryCalendar) -> Money:
         """The fine accrued by `at` not yet assessed (the per-loan cap holds over all of them)."""
