@@ -53,6 +53,9 @@ def create_app(settings: Settings | None = None, *, shelfmark: Shelfmark | None 
         version="0.1.0",
         lifespan=lifespan,
         dependencies=[Depends(authorize)],
+        # Metrics are Prometheus's (metrics.py), logs structlog's: FastAPI's own OpenTelemetry
+        # would only look for providers on every request (about 5% of a cache hit).
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     if shelfmark is not None:
         api.state.shelfmark = shelfmark
