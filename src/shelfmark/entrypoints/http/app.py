@@ -62,7 +62,10 @@ def create_app(settings: Settings | None = None, *, shelfmark: Shelfmark | None 
     install_error_handlers(api)
     for module in (catalog, lending, patrons, holds, auth, health, metrics, audit):
         api.include_router(module.router, responses=PROBLEM_RESPONSES)
-    api.add_middleware(CacheHitsMiddleware, shelfmark=lambda: api.state.shelfmark)
+    # Outermost last: metrics, request id, CORS, hardening (rate limits, body size, security
+    # headers), cache hits, the deadline, read-your-writes, idempotency. A cache hit waits on
+    # nothing but the cache (in process, or Redis with its own timeout), so it is answered
+    # before the deadline's task is started.
     api.add_middleware(
         IdempotencyMiddleware,
         store=lambda: api.state.shelfmark.idempotency,
@@ -71,12 +74,13 @@ def create_app(settings: Settings | None = None, *, shelfmark: Shelfmark | None 
     )
     api.add_middleware(ReadYourWritesMiddleware, shelfmark=lambda: api.state.shelfmark)
     api.add_middleware(
+        DeadlineMiddleware, budget=lambda: api.state.shelfmark.settings.request_timeout_seconds
+    )
+    api.add_middleware(CacheHitsMiddleware, shelfmark=lambda: api.state.shelfmark)
+    api.add_middleware(
         HardeningMiddleware,
         limits=lambda: api.state.shelfmark.rate_limits,
         max_body=lambda: api.state.shelfmark.settings.max_body_bytes,
-    )
-    api.add_middleware(
-        DeadlineMiddleware, budget=lambda: api.state.shelfmark.settings.request_timeout_seconds
     )
     origins = (settings or (shelfmark.settings if shelfmark else Settings())).cors_origins
     if origins:

@@ -14,8 +14,11 @@ Nothing is decided here that the route did not decide first, so:
 - invalidation is the cache's: a deleted or expired entry is a miss here, and the request goes
   to the route, which loads it again.
 
-It sits inside every middleware of ours (request id, deadline, rate limits, read-your-writes),
-so a hit is counted, limited and labelled (by route template) like any other request."""
+It sits inside the metrics, the request id and the hardening (rate limits, security headers),
+so a hit is counted, limited and labelled (by route template) like any other request; and
+outside the deadline, whose task a hit does not need (it waits on the cache alone, in process
+or in Redis with its own timeout), and read-your-writes (a cached answer was read from the
+primary)."""
 
 from __future__ import annotations
 
