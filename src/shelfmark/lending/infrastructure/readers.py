@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, select, tuple_
+from sqlalchemy import ColumnElement, Select, bindparam, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shelfmark.lending.application.queries import (
@@ -26,25 +27,40 @@ from shelfmark.lending.infrastructure.orm import fee_accounts, holds, ledger_ent
 from shelfmark.lending.infrastructure.repository import SqlAlchemyLoanRepository
 from shelfmark.seedwork.domain import InvalidValue
 from shelfmark.seedwork.infrastructure.reading import reading
+from shelfmark.seedwork.infrastructure.types import UtcDateTime
 from shelfmark.seedwork.money import Money
 from shelfmark.seedwork.pagination import Page, PageRequest, page_of
 
 STATUSES = ("open", "active", "overdue", "returned", "lost")
 
 
-def _status_condition(status: str, now: datetime) -> ColumnElement[bool]:
-    is_open = loans.c.returned_at.is_(None)
-    not_lost = loans.c.status != LoanStatus.LOST.value
-    conditions: dict[str, ColumnElement[bool]] = {
-        "open": is_open,
-        "active": is_open & not_lost & (loans.c.due_at >= now),
-        "overdue": is_open & not_lost & (loans.c.due_at < now),
-        "returned": loans.c.returned_at.is_not(None),
-        "lost": loans.c.status == LoanStatus.LOST.value,
-    }
-    if status not in conditions:
-        raise InvalidValue("query.status", f"status is one of {', '.join(STATUSES[1:])}")
-    return conditions[status]
+_NOW = bindparam("now", type_=UtcDateTime())
+_IS_OPEN = loans.c.returned_at.is_(None)
+_NOT_LOST = loans.c.status != LoanStatus.LOST.value
+STATUS_CONDITIONS: dict[str, ColumnElement[bool]] = {
+    "open": _IS_OPEN,
+    "active": _IS_OPEN & _NOT_LOST & (loans.c.due_at >= _NOW),
+    "overdue": _IS_OPEN & _NOT_LOST & (loans.c.due_at < _NOW),
+    "returned": loans.c.returned_at.is_not(None),
+    "lost": loans.c.status == LoanStatus.LOST.value,
+}
+_ORDER = (loans.c.borrowed_at, loans.c.id)
+
+
+@functools.cache
+def _list_statement(by_patron: bool, by_book: bool, status: str | None, after: bool) -> Select[Any]:
+    """Built once per shape of filter, with bind parameters: building a statement and its
+    cache key cost as much as SQLite takes to answer a page."""
+    query = select(*VIEWED).order_by(*(c.desc() for c in _ORDER))
+    if by_patron:
+        query = query.where(loans.c.patron_id == bindparam("patron_id"))
+    if by_book:
+        query = query.where(loans.c.book_id == bindparam("book_id"))
+    if status is not None:
+        query = query.where(STATUS_CONDITIONS[status])
+    if after:
+        query = query.where(tuple_(*_ORDER) < tuple_(bindparam("after_at"), bindparam("after_id")))
+    return query.limit(bindparam("limit"))
 
 
 #: What a loan's view needs, read as it is: the aggregate is not built for a read.
@@ -100,18 +116,26 @@ class SqlLoanReader:
 
     async def list(self, filters: LoanFilter, page: PageRequest, now: datetime) -> Page[LoanView]:
         """Newest loans first."""
-        order = (loans.c.borrowed_at, loans.c.id)
-        query = select(*VIEWED).order_by(*(c.desc() for c in order))
-        if filters.patron_id:
-            query = query.where(loans.c.patron_id == filters.patron_id)
-        if filters.book_id:
-            query = query.where(loans.c.book_id == filters.book_id)
-        if filters.status:
-            query = query.where(_status_condition(filters.status, now))
-        if page.after is not None:
-            query = query.where(tuple_(*order) < page.after)
+        status = filters.status or None
+        if status is not None and status not in STATUS_CONDITIONS:
+            raise InvalidValue("query.status", f"status is one of {', '.join(STATUSES[1:])}")
+        query = _list_statement(
+            filters.patron_id is not None,
+            filters.book_id is not None,
+            status,
+            page.after is not None,
+        )
+        after_at, after_id = page.after if page.after is not None else (None, None)
+        values = {
+            "patron_id": filters.patron_id,
+            "book_id": filters.book_id,
+            "now": now,
+            "after_at": after_at,
+            "after_id": after_id,
+            "limit": page.limit + 1,
+        }
         async with reading(self._engine) as connection:
-            rows = (await connection.execute(query.limit(page.limit + 1))).all()
+            rows = (await connection.execute(query, values)).all()
         views = [_view(r, now) for r in rows]
         return page_of(views, page, key=lambda v: (v.borrowed_at.isoformat(), str(v.id)))
 
