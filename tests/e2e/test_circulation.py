@@ -202,3 +202,27 @@ async def test_scanning_a_returned_book_again_answers_with_the_original_return(
     assert again.json() == first.json()
     other = await api.post(f"/books/{book['id']}/return", json={"barcode": "NOT-THIS-ONE"})
     assert other.status_code == 404
+
+
+async def test_loans_page_by_cursor_newest_first_each_loan_once(
+    api: httpx.AsyncClient, desk: Desk
+) -> None:
+    """Three loans borrowed at the same instant (the test clock stands still): the cursor's
+    tie-break on the id still gives each one once, on the desk's list and the patron's."""
+    patron = await desk.patron()
+    lent = []
+    for title in ("Dune", "Emma", "Ulysses"):
+        book = await desk.book(title=title)
+        borrowed = await api.post(f"/books/{book['id']}/borrow", json={"patron_id": patron["id"]})
+        assert borrowed.status_code == 201, borrowed.text
+        lent.append(borrowed.json()["id"])
+    for first in ("/loans?status=active&limit=1", f"/patrons/{patron['id']}/loans?limit=1"):
+        seen, url = [], first
+        while url:
+            page = await api.get(url)
+            assert page.status_code == 200, page.text
+            seen += [loan["id"] for loan in page.json()["items"]]
+            cursor = page.json()["next_cursor"]
+            url = f"{first}&cursor={cursor}" if cursor else ""
+        assert sorted(seen) == sorted(lent)
+        assert len(seen) == 3

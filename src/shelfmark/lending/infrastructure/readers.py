@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, Select, bindparam, select, tuple_
+from sqlalchemy import ColumnElement, Select, Uuid, bindparam, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shelfmark.lending.application.queries import (
@@ -59,7 +59,11 @@ def _list_statement(by_patron: bool, by_book: bool, status: str | None, after: b
     if status is not None:
         query = query.where(STATUS_CONDITIONS[status])
     if after:
-        query = query.where(tuple_(*_ORDER) < tuple_(bindparam("after_at"), bindparam("after_id")))
+        # Typed: a tuple comparison does not pass the columns' types on to its parameters.
+        cursor = tuple_(
+            bindparam("after_at", type_=UtcDateTime()), bindparam("after_id", type_=Uuid())
+        )
+        query = query.where(tuple_(*_ORDER) < cursor)
     return query.limit(bindparam("limit"))
 
 
