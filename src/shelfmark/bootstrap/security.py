@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Protocol
 
-from limits import RateLimitItem, WindowStats, parse, storage, strategies
+from limits import RateLimitItem, WindowStats, parse, storage
 from limits.aio.strategies import MovingWindowRateLimiter
 
 from shelfmark.access.infrastructure.hashing import Argon2PasswordHasher
@@ -14,6 +14,7 @@ from shelfmark.access.infrastructure.tokens import TokenService
 from shelfmark.bootstrap.secrets import signing_key
 from shelfmark.config import Settings
 from shelfmark.seedwork.clock import Clock
+from shelfmark.seedwork.infrastructure.moving_window import InProcessLimiter
 
 
 class Limiter(Protocol):
@@ -22,25 +23,6 @@ class Limiter(Protocol):
     async def hit(self, item: RateLimitItem, *identifiers: str) -> bool: ...
     async def test(self, item: RateLimitItem, *identifiers: str) -> bool: ...
     async def get_window_stats(self, item: RateLimitItem, *identifiers: str) -> WindowStats: ...
-
-
-class InProcessLimiter:
-    """`limits`' moving window over its synchronous in-memory storage, behind the asynchronous
-    interface: every call is a few dictionary operations that never wait. `limits`' own
-    asynchronous memory storage starts a task and a thread-pool hop to expire old entries on
-    nearly every hit, which cost more than the rest of a cached read."""
-
-    def __init__(self) -> None:
-        self._limiter = strategies.MovingWindowRateLimiter(storage.MemoryStorage())
-
-    async def hit(self, item: RateLimitItem, *identifiers: str) -> bool:
-        return self._limiter.hit(item, *identifiers)
-
-    async def test(self, item: RateLimitItem, *identifiers: str) -> bool:
-        return self._limiter.test(item, *identifiers)
-
-    async def get_window_stats(self, item: RateLimitItem, *identifiers: str) -> WindowStats:
-        return self._limiter.get_window_stats(item, *identifiers)
 
 
 IN_PROCESS = frozenset({"memory://", "async+memory://"})
