@@ -103,8 +103,8 @@ class CountingRoute:
         await send({"type": "http.response.body", "body": b"{}"})
 
 
-async def get(layer: CacheHitsMiddleware, path: str) -> list[dict[str, Any]]:
-    scope = {"type": "http", "method": "GET", "path": path, "query_string": b"", "headers": []}
+async def get(layer: CacheHitsMiddleware, path: str, query: bytes = b"") -> list[dict[str, Any]]:
+    scope = {"type": "http", "method": "GET", "path": path, "query_string": query, "headers": []}
     sent: list[dict[str, Any]] = []
 
     async def receive() -> dict[str, Any]:
@@ -134,11 +134,34 @@ async def test_only_a_target_whose_key_the_cache_holds_skips_the_route(
     await get(layer, "/books/a")
     assert route.calls == 2, "an invalidated entry is the route's again"
 
-    for path in ("/books/b", "/books/c"):  # two more targets: the oldest is forgotten
+    for path in ("/books/b", "/books/c"):  # two more targets: the least recent is forgotten
         await get(layer, path)
     await shelfmark.cache.set("key:/books/a", b"{}\n{}", ttl=60)
     await get(layer, "/books/a")
     assert route.calls == 5
+
+
+async def test_the_targets_answered_most_recently_are_kept_and_padding_is_not(
+    shelfmark: Shelfmark,
+) -> None:
+    route = CountingRoute("/books/{book_id}")
+    layer = CacheHitsMiddleware(route, lambda: shelfmark, max_targets=2)
+    for path in ("/books/a", "/books/b"):
+        await shelfmark.cache.set(f"key:{path}", b"{}\n{}", ttl=60)
+        await get(layer, path)
+    await get(layer, "/books/a")  # a hit: now the most recent
+    await get(layer, "/books/c")  # a third target: b goes, not a
+    assert route.calls == 3
+    await get(layer, "/books/a")
+    assert route.calls == 3
+    await get(layer, "/books/b")
+    assert route.calls == 4
+
+    padded = b"junk=" + b"x" * 2000  # a parameter the route ignores
+    await shelfmark.cache.set("key:/books/d", b"{}\n{}", ttl=60)
+    for _ in range(2):
+        await get(layer, "/books/d", padded)
+    assert route.calls == 6, "a long query string is never remembered"
 
 
 async def test_a_route_not_open_to_anyone_is_never_remembered(shelfmark: Shelfmark) -> None:

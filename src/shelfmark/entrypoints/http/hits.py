@@ -22,6 +22,7 @@ primary)."""
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -34,6 +35,9 @@ from shelfmark.entrypoints.http.access import ACCESS, anyone
 from shelfmark.entrypoints.http.cached import CACHE_KEY, cached_response
 
 MAX_TARGETS = 10_000
+#: A longer query string is never remembered: a route ignores parameters it does not declare,
+#: so padding would otherwise fill the memory of targets (10,000 x 1 kB at most).
+MAX_QUERY_BYTES = 1024
 
 
 class Known(NamedTuple):
@@ -48,7 +52,7 @@ class CacheHitsMiddleware:
         self.app = app
         self._shelfmark = shelfmark
         self._max_targets = max_targets
-        self._known: dict[tuple[str, bytes], Known] = {}
+        self._known: OrderedDict[tuple[str, bytes], Known] = OrderedDict()  # least recent first
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] != "GET":
@@ -60,6 +64,7 @@ class CacheHitsMiddleware:
             shelfmark = self._shelfmark()
             value = await shelfmark.cache.get(known.key)
             if value is not None:
+                self._note(target, known)  # the cache's await may have let it be forgotten
                 scope["route"] = known.route  # the metrics label it by template
                 shelfmark.metrics.cache_hits.labels(known.route.path).inc()
                 await cached_response(Request(scope), value)(scope, receive, send)
@@ -69,10 +74,14 @@ class CacheHitsMiddleware:
 
     def _remember(self, target: tuple[str, bytes], scope: Scope) -> None:
         key, route = scope.get(CACHE_KEY), scope.get("route")
-        if key is None or not isinstance(route, APIRoute):
+        if key is None or not isinstance(route, APIRoute) or len(target[1]) > MAX_QUERY_BYTES:
             return
         if ACCESS.get(("GET", route.path)) is not anyone:
             return
-        if target not in self._known and len(self._known) >= self._max_targets:
-            del self._known[next(iter(self._known))]  # the oldest remembered
-        self._known[target] = Known(key, route)
+        self._note(target, Known(key, route))
+
+    def _note(self, target: tuple[str, bytes], known: Known) -> None:
+        self._known[target] = known
+        self._known.move_to_end(target)
+        if len(self._known) > self._max_targets:
+            self._known.popitem(last=False)  # the least recently answered
