@@ -135,6 +135,13 @@ async def test_unicode_and_html_special_characters_survive(mail: Harness) -> Non
     assert "<Dune>" in arrived.text and "&lt;Dune&gt;" in arrived.html
 
 
+async def test_a_line_that_starts_with_from_arrives_as_written(mail: Harness) -> None:
+    """No mbox-style '>From ' mangling on the way (compat32 flattening mangles by default)."""
+    sent = outgoing(text="Dear Ada,\nFrom Here to Eternity is due back on Friday.\n")
+    await mail.mailer.send(sent)
+    assert mail.inbox() == [as_delivered(sent)]
+
+
 async def test_long_lines_arrive_unbroken(mail: Harness) -> None:
     paragraph = " ".join(["The quick brown fox jumps over the lazy dog."] * 60) + "\n"
     sent = outgoing(text=paragraph, html=f"<p>{paragraph.strip()}</p>\n")

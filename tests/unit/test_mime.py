@@ -9,7 +9,7 @@ from email.policy import default
 import pytest
 
 from shelfmark.notifications.application.ports import MailRejected, OutgoingEmail
-from shelfmark.notifications.infrastructure.mime import build_message
+from shelfmark.notifications.infrastructure.mime import build_message, smtp_bytes
 
 
 def outgoing(**fields: str) -> OutgoingEmail:
@@ -55,8 +55,24 @@ def test_a_plain_subject_stays_plain() -> None:
         {"to": "zoe@example.org\nBcc: everyone@example.org"},
         {"message_id": "<n1@shelfmark>\n"},
         {"to": "not an address"},
+        {"to": "zoë@example.org"},  # a mailbox name that only SMTPUTF8 can carry
     ],
 )
 def test_a_message_that_cannot_be_built_is_refused_for_good(fields: dict[str, str]) -> None:
     with pytest.raises(MailRejected, match="cannot build message"):
         build_message(outgoing(**fields), "library@example.org")
+
+
+def test_a_domain_that_is_not_ascii_goes_out_in_idna() -> None:
+    message = read_back(outgoing(to="Zoë <zoe@exämple.org>"))
+    assert message["To"].addresses[0].addr_spec == "zoe@xn--exmple-cua.org"
+
+
+def test_smtp_bytes_keep_a_body_line_that_starts_with_from() -> None:
+    """mbox-style mangling ('>From ') would change the text the patron reads."""
+    text = "Dear Zoë,\nFrom Here to Eternity is due back on Friday.\n"
+    data = smtp_bytes(build_message(outgoing(text=text), "library@example.org"))
+    assert b"\r\nFrom Here to Eternity" in data
+    assert b">From" not in data
+    parsed = email.message_from_bytes(data, _class=EmailMessage, policy=default)
+    assert next(parsed.iter_parts()).get_content().replace("\r\n", "\n") == text

@@ -6,7 +6,14 @@ Built with `email.mime` (the compat32 policy), UTF-8 parts in quoted-printable. 
 policy parses every header it is given into a structured object and folds it again on output:
 about 2 ms per message here, as much as everything else sending it costs. compat32 does
 neither, so the two checks that parsing made are made here: no line break in a header, and an
-address in From and To."""
+address in From and To. An address's domain goes out in IDNA (ASCII); a mailbox name that is not
+ASCII needs SMTPUTF8, which these mailers do not speak, so such a message is refused for good
+rather than sent with a header no server can read.
+
+`smtp_bytes` is what the SMTP mailer sends: CRLF line ends and no `>From ` mangling of body
+lines (aiosmtplib's own flattening of a compat32 message mangles them).
+
+A message is a `Message` on the compat32 policy."""
 
 from __future__ import annotations
 
@@ -15,12 +22,14 @@ from email.header import Header
 from email.message import Message
 from email.mime.multipart import MIMEMultipart
 from email.mime.nonmultipart import MIMENonMultipart
+from email.policy import compat32
 from email.utils import formataddr, formatdate, parseaddr
 
 from shelfmark.notifications.application.ports import MailRejected, OutgoingEmail
 
 UTF8_QP = Charset("utf-8")
 UTF8_QP.body_encoding = QP
+SMTP_LINES = compat32.clone(linesep="\r\n")
 
 
 def build_message(email: OutgoingEmail, sender: str) -> Message:
@@ -56,8 +65,26 @@ def _text(subtype: str, content: str) -> Message:
     return part
 
 
+def smtp_bytes(message: Message) -> bytes:
+    """The message as SMTP carries it (`as_bytes` never mangles a body line)."""
+    return message.as_bytes(policy=SMTP_LINES)
+
+
+def envelope_address(header: str) -> str:
+    """The bare address of a From or To this module wrote."""
+    return parseaddr(header)[1]
+
+
 def _address(value: str, message_id: str) -> str:
     name, address = parseaddr(value)
-    if "@" not in address:
+    mailbox, at, domain = address.rpartition("@")
+    if not (mailbox and at and domain):
         raise MailRejected(f"cannot build message {message_id}: no address in {value!r}")
-    return formataddr((name, address), charset="utf-8")
+    if not mailbox.isascii():
+        raise MailRejected(
+            f"cannot build message {message_id}: {address!r} needs SMTPUTF8, not supported"
+        )
+    try:
+        return formataddr((name, f"{mailbox}@{domain.encode('idna').decode()}"), charset="utf-8")
+    except UnicodeError as error:
+        raise MailRejected(f"cannot build message {message_id}: {address!r}: {error}") from error

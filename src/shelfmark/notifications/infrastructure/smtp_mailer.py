@@ -10,7 +10,7 @@ from __future__ import annotations
 import aiosmtplib
 
 from shelfmark.notifications.application.ports import MailRejected, OutgoingEmail
-from shelfmark.notifications.infrastructure.mime import build_message
+from shelfmark.notifications.infrastructure.mime import build_message, envelope_address, smtp_bytes
 
 
 def _permanent(code: int) -> bool:
@@ -41,7 +41,9 @@ class SmtpMailer:
         message = build_message(email, self._sender)
         try:
             await aiosmtplib.send(
-                message,
+                smtp_bytes(message),
+                sender=envelope_address(message["From"]),
+                recipients=[envelope_address(message["To"])],
                 hostname=self._host,
                 port=self._port,
                 username=self._username,
