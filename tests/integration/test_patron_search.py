@@ -14,6 +14,7 @@ from shelfmark.bootstrap import Shelfmark, bootstrap
 from shelfmark.config import Settings
 from shelfmark.patrons.application.commands import RegisterPatron, SuspendPatron
 from shelfmark.patrons.application.queries import PatronFilter
+from shelfmark.patrons.infrastructure import readers
 from shelfmark.seedwork.infrastructure.database import Engines
 from shelfmark.seedwork.pagination import PageRequest, decode_cursor
 from tests.support.clock import MutableClock
@@ -27,12 +28,15 @@ PATRONS = [
 ]
 
 
-@pytest.fixture
-async def shelfmark(engines: Engines, clock: MutableClock, tmp_path: Path) -> Shelfmark:
-    app = bootstrap(Settings(var_dir=tmp_path), clock=clock, engines=engines)
+async def registered(app: Shelfmark) -> Shelfmark:
     for first, last, email in PATRONS:
         await app.execute(RegisterPatron(first_name=first, last_name=last, email=email))
     return app
+
+
+@pytest.fixture
+async def shelfmark(engines: Engines, clock: MutableClock, tmp_path: Path) -> Shelfmark:
+    return await registered(bootstrap(Settings(var_dir=tmp_path), clock=clock, engines=engines))
 
 
 async def found(shelfmark: Shelfmark, q: str, suspended: bool | None = None) -> list[str]:
@@ -50,6 +54,7 @@ async def found(shelfmark: Shelfmark, q: str, suspended: bool | None = None) -> 
         ("bea novak", ["Novak"]),  # across first and last name
         ("example.org", ["Gardener", "Ng", "Odegaard", "Stone"]),  # in name order
         ("ng", ["Ng"]),  # shorter than a trigram: still found
+        ("_n", ["Ng"]),  # shorter still, and LIKE's wildcard a plain character there too
         ("_ng", ["Ng"]),  # LIKE's wildcards are plain characters
         ("%50", ["Stone"]),
         ('"ea', []),  # an FTS5 quote is a plain character too
@@ -91,6 +96,28 @@ async def test_a_patron_renamed_or_deleted_in_the_table_is_found_as_the_table_sa
     assert await found(shelfmark, "brook") == ["Brook"]
     assert await found(shelfmark, "stone") == []
     assert await found(shelfmark, "river") == []
+
+
+async def test_sqlite_walks_the_name_order_for_a_term_many_patrons_hold(
+    sqlite_engines: Engines, clock: MutableClock, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Above COMMON holders the FTS5 table is not read (emptied here, the term is still found);
+    below it, it is."""
+    shelfmark = await registered(
+        bootstrap(Settings(var_dir=tmp_path), clock=clock, engines=sqlite_engines)
+    )
+    monkeypatch.setattr(readers, "COMMON", 3)
+    async with sqlite_engines.write.begin() as connection:
+        await connection.execute(text("DELETE FROM patron_search_fts"))
+    assert await found(shelfmark, "example") == []  # nothing holds it in the FTS table now
+
+    async with sqlite_engines.write.begin() as connection:
+        await connection.execute(
+            text("INSERT INTO patron_search_fts(patron_id, searched) SELECT id, email FROM patrons")
+        )
+        await connection.execute(text("DELETE FROM patron_search_fts WHERE searched LIKE 'ana%'"))
+    assert await found(shelfmark, "example") == ["Gardener", "Ng", "Novak", "Odegaard", "Stone"]
+    assert await found(shelfmark, "ana.g") == [], "a rare term is read from the FTS table"
 
 
 async def test_sqlite_finds_a_trigram_term_through_its_index(

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, Row, bindparam, literal_column, select, tuple_
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import ColumnElement, Row, bindparam, func, literal_column, select, tuple_
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from shelfmark.patrons.application.queries import PatronFilter, PatronView
 from shelfmark.patrons.infrastructure.orm import patron_search_fts, patrons
@@ -21,6 +21,8 @@ SEARCHED: ColumnElement[str] = literal_column(
 )
 #: FTS5's trigram tokenizer finds no term shorter than this.
 TRIGRAM = 3
+#: Above this many patrons holding a term, SQLite walks the name order instead of the index.
+COMMON = 1_000
 
 
 class SqlPatronReader:
@@ -41,8 +43,6 @@ class SqlPatronReader:
     async def list(self, filters: PatronFilter, page: PageRequest) -> Page[PatronView]:
         order = (patrons.c.last_name, patrons.c.first_name, patrons.c.id)
         query = select(patrons).order_by(*order)
-        if filters.q:
-            query = query.where(self._holding(filters.q.lower()))
         if filters.category:
             query = query.where(patrons.c.category == filters.category)
         if filters.suspended is not None:
@@ -51,18 +51,29 @@ class SqlPatronReader:
         if page.after is not None:
             query = query.where(tuple_(*order) > page.after)
         async with reading(self._engine) as connection:
+            if filters.q:
+                query = query.where(await self._holding(connection, filters.q.lower()))
             rows = (await connection.execute(query.limit(page.limit + 1))).all()
         views = [_view(r) for r in rows]
         return page_of(views, page, key=lambda p: (p.last_name, p.first_name, str(p.id)))
 
-    def _holding(self, term: str) -> ColumnElement[bool]:
-        """Patrons whose "first last email" holds `term`. PostgreSQL's LIKE uses the trigram
-        index; SQLite's FTS5 table answers a term long enough to hold a trigram."""
+    async def _holding(self, connection: AsyncConnection, term: str) -> ColumnElement[bool]:
+        """Patrons whose "first last email" holds `term`. PostgreSQL's planner chooses between
+        its trigram index and the name order itself. On SQLite a term long enough for a
+        trigram that few patrons hold is looked up in the FTS5 table; a common one ("example",
+        a mail domain) walks the name order instead, where a page fills quickly, rather than
+        gathering and sorting every match."""
+        like = SEARCHED.contains(term, autoescape=True)
         if self._engine.dialect.name != "sqlite" or len(term) < TRIGRAM:
-            return SEARCHED.contains(term, autoescape=True)
+            return like
         phrase = '"' + term.replace('"', '""') + '"'
-        matching = literal_column(patron_search_fts.name).op("MATCH")(phrase)
-        return patrons.c.id.in_(select(patron_search_fts.c.patron_id).where(matching))
+        matching = select(patron_search_fts.c.patron_id).where(
+            literal_column(patron_search_fts.name).op("MATCH")(phrase)
+        )
+        held = await connection.scalar(
+            select(func.count()).select_from(matching.limit(COMMON + 1).subquery())
+        )
+        return like if (held or 0) > COMMON else patrons.c.id.in_(matching)
 
 
 def _view(row: Row[Any]) -> PatronView:
