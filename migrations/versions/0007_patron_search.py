@@ -11,9 +11,13 @@ more is found through them; a shorter one still reads the table.
 
 PostgreSQL: a GIN trigram index (pg_trgm, created by 0005) over the expression the search uses.
 
-SQLite: an FTS5 table with the trigram tokenizer, one row per patron, kept in step by
-triggers. It is linked by the patron's id rather than by rowid, which VACUUM may renumber;
-deleting or renaming a patron then reads the small FTS table through, which happens rarely.
+SQLite: an FTS5 table with the trigram tokenizer (SQLite 3.34 or later; Python 3.11's builds
+have 3.40), one row per patron, kept in step by triggers. It is linked by the patron's id
+rather than by rowid, which VACUUM may renumber; deleting or renaming a patron then reads the
+small FTS table through, which happens rarely.
+
+The PostgreSQL index is built in the migration's transaction, so writes to `patrons` wait
+while it builds: 0.8 s for 100,000 patrons on this machine kind.
 """
 
 from __future__ import annotations

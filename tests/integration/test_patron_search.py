@@ -132,3 +132,14 @@ async def test_sqlite_finds_a_trigram_term_through_its_index(
         await connection.execute(text("DELETE FROM patron_search_fts"))
     assert await found(app, "dee") == []
     assert await found(app, "ng") == ["Ng"]
+
+
+async def test_postgresql_has_the_trigram_index_over_what_is_searched(
+    postgres_engines: Engines,
+) -> None:
+    async with postgres_engines.read.connect() as connection:
+        definition = await connection.scalar(
+            text("SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_patrons_search_trigrams'")
+        )
+    assert definition is not None
+    assert "gin_trgm_ops" in definition and "lower(" in definition

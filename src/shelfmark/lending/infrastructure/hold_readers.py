@@ -39,7 +39,7 @@ async def shelf(connection: AsyncConnection, book_id: UUID, copy_ids: list[UUID]
     for copy_id, state in rows:
         if state == "waiting":
             waiting += 1
-        else:
+        elif state == "on_loan" or copy_id not in states:  # on loan wins, in any row order
             states[copy_id] = state
     return ShelfView(states, waiting)
 
