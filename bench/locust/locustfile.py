@@ -3,25 +3,31 @@
     locust -f bench/locust/locustfile.py --host http://127.0.0.1:8000       # web UI
     BENCH_SHAPE=steps locust -f bench/locust/locustfile.py --headless ...   # a load shape
 
-Who does what (class weights 60 / 30 / 10):
+One user class, `Library`, whose tasks are what three kinds of people do, weighted so that
+they make 60 / 30 / 10 per cent of all tasks:
 
-- BrowsingPatron, anonymous: searches the catalogue (`GET /books?q=`) and opens books.
-- Borrower, a patron who logs in with e-mail and password: views own loans and holds, searches,
-  opens books, borrows (`POST /books/{id}/borrow`), renews, places holds and cancels them.
-  Returning is done at the desk (staff only), so the librarian does it.
-- Librarian, staff: lists active loans and patrons, opens books, returns loans at the desk
+- a browsing patron, anonymous: searches the catalogue (`GET /books?q=`) and opens books;
+- a borrower, logged in with e-mail and password: views own loans and holds, searches, opens
+  books, borrows (`POST /books/{id}/borrow`), renews, places holds and cancels them (returning
+  is done at the desk, by staff);
+- a librarian, staff: lists active loans and patrons, opens books, returns loans at the desk
   (`POST /loans/{id}/return`), adds books and copies, registers patrons.
 
-Task weights give about 7% writes (POSTs other than the logins) when requests take similar
-times; the runner prints the mix it really produced at the end, counted by method and outcome.
-A business refusal (409: no copy available, renewal limit, duplicate hold, ...) is an expected
-answer and counts as `refused`, not as a failure; anything else unexpected (5xx, 429, 401,
-connection errors) is a failure.
+Each user is both a patron with a login and a member of staff (the logins are shared, see
+`PATRON_LOGINS`). One class rather than three,
+because a closed-loop user's rate follows its latency: with a class per person, the users
+whose requests are cheap (cached catalogue reads) sent more of them as the server got faster,
+and the writes' share fell from 7% to 3-5%. Picked by weight per task, every request's share is
+its weight whatever it costs: 7.6% writes (POSTs other than the logins), of which some are
+business refusals. The runner prints the mix it really produced at the end, counted by method
+and outcome. A refusal (409: no copy available, renewal limit, duplicate hold, ...) is an
+expected answer and counts as `refused`, not as a failure; anything else unexpected (5xx, 429,
+401, connection errors) is a failure.
 
 Data: BENCH_FIXTURES names a JSON file written by bench/run.py (staff login, patrons with a
-password, book ids, search terms). Without it, the librarian logs in as BENCH_STAFF_USER /
-BENCH_STAFF_PASSWORD (default admin / change-me-admin-password, as in the README), each
-borrower is registered with a password by that staff account first, and book ids come from the
+password, book ids, search terms). Without it, staff log in as BENCH_STAFF_USER /
+BENCH_STAFF_PASSWORD (default admin / change-me-admin-password, as in the README), each user's
+patron is registered with a password by that staff account first, and book ids come from the
 catalogue's first page. BENCH_THINK_SECONDS (default 0) is the mean pause between tasks.
 BENCH_MIX_FILE, if set, receives the mix as JSON when the run ends.
 """
@@ -35,10 +41,12 @@ import random
 import sys
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from locust import between, constant, events, task
+from gevent.lock import Semaphore
+from locust import between, constant, events
 from locust.contrib.fasthttp import FastHttpUser
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -57,6 +65,13 @@ STAFF = FIXTURES.get("staff") or {
 }
 THINK = float(os.environ.get("BENCH_THINK_SECONDS", "0"))
 
+#: Logins in this process, one at a time (each costs the server an Argon2 verification, about
+#: 0.2 s of CPU here): one for staff, shared by every user, and one per patron for the first
+#: BENCH_PATRON_LOGINS users (default 16); later users share those patrons' logins in turn.
+PATRON_LOGINS = int(os.environ.get("BENCH_PATRON_LOGINS", "16"))
+LOGINS = Semaphore()
+SESSIONS: dict[str, Any] = {"staff": None, "patrons": [], "started": 0}
+
 if os.environ.get("BENCH_SHAPE"):
     SelectedShape = shapes.SHAPES[os.environ["BENCH_SHAPE"]]  # the one shape Locust sees
 
@@ -68,10 +83,44 @@ def _wait_time() -> Any:
     return between(THINK / 2, THINK * 1.5) if THINK > 0 else constant(0)
 
 
-class LibraryUser(FastHttpUser):
-    abstract = True
+class Library(FastHttpUser):
+    """One user stands for the library's traffic: each task is what a browsing patron, a
+    borrower or a librarian does next, picked by weight (`tasks`, below). A user is both a
+    patron with a login and a member of staff, so a task needs no user of its own."""
+
     wait_time = _wait_time()
-    token: str | None = None
+    patron_token: str | None = None
+    staff_token: str | None = None
+    patron_id: str | None = None
+    email = ""
+    password = ""
+
+    def on_start(self) -> None:
+        self.loans: list[str] = []
+        self.hold: str | None = None
+        self.active_loans: list[str] = []
+        with LOGINS:
+            if not SESSIONS["staff"]:
+                SESSIONS["staff"] = self.login(STAFF["username"], STAFF["password"]) or ""
+            patrons = SESSIONS["patrons"]
+            if len(patrons) < PATRON_LOGINS:
+                self.new_patron()
+                patrons.append((self.patron_id, self.email, self.password, self.patron_token))
+            else:
+                identity = patrons[SESSIONS["started"] % len(patrons)]
+                self.patron_id, self.email, self.password, self.patron_token = identity
+            SESSIONS["started"] += 1
+        self.staff_token = SESSIONS["staff"] or None
+
+    def new_patron(self) -> None:
+        if FIXTURES.get("patrons"):
+            patron = random.choice(FIXTURES["patrons"])
+            self.patron_id, self.email = patron["id"], patron["email"]
+            self.password = FIXTURES["patron_password"]
+        else:
+            self.staff_token = SESSIONS["staff"] or None
+            self.register_self()
+        self.patron_token = self.login(self.email, self.password)
 
     def call(
         self,
@@ -80,11 +129,14 @@ class LibraryUser(FastHttpUser):
         name: str,
         expected: tuple[int, ...] = (200,),
         refused: tuple[int, ...] = (),
+        as_: str | None = None,
         **kwargs: Any,
     ) -> Any:
-        """One request; returns the parsed JSON body of an expected answer, else None."""
-        if self.token:
-            kwargs.setdefault("headers", {})["Authorization"] = f"Bearer {self.token}"
+        """One request, anonymous or `as_` "patron" or "staff"; returns the parsed JSON body
+        of an expected answer, else None."""
+        token = {"patron": self.patron_token, "staff": self.staff_token}.get(as_ or "")
+        if token:
+            kwargs.setdefault("headers", {})["Authorization"] = f"Bearer {token}"
         kind = "login" if path == "/auth/token" else "read" if method == "GET" else "write"
         with self.client.request(method, path, name=name, catch_response=True, **kwargs) as r:
             if r.status_code in expected:
@@ -101,70 +153,26 @@ class LibraryUser(FastHttpUser):
             r.failure(f"HTTP {r.status_code}")
             MIX[f"{kind} error"] += 1
             if r.status_code == 401 and kind != "login":
-                self.token = None  # expired: log in again before the next task
+                self.forget(as_)  # expired: log in again before the next task
             return None
 
-    def login(self, username: str, password: str) -> dict[str, Any] | None:
-        self.token = None
+    def login(self, username: str, password: str) -> str | None:
         body = self.call(
             "POST",
             "/auth/token",
             "POST /auth/token",
             data={"username": username, "password": password},
         )
-        self.token = body["access_token"] if body else None
-        return body
+        return body["access_token"] if body else None
 
-    def book_id(self) -> str | None:
-        if not BOOK_IDS:
-            body = self.call("GET", "/books?limit=200", "GET /books?limit=200")
-            BOOK_IDS.extend(item["id"] for item in (body or {}).get("items", []))
-        return random.choice(BOOK_IDS) if BOOK_IDS else None
-
-    def search(self) -> None:
-        self.call("GET", f"/books?q={random.choice(SEARCH_TERMS)}", "GET /books?q=")
-
-    def view_book(self) -> None:
-        if book := self.book_id():
-            self.call("GET", f"/books/{book}", "GET /books/{id}")
-
-
-class BrowsingPatron(LibraryUser):
-    """Anonymous: searches the catalogue and opens books."""
-
-    weight = 60
-
-    @task(3)
-    def search_catalogue(self) -> None:
-        self.search()
-
-    @task(2)
-    def open_book(self) -> None:
-        self.view_book()
-
-
-class Borrower(LibraryUser):
-    """A patron with a login: own loans and holds, borrowing, renewing, holds."""
-
-    weight = 30
-    patron_id: str | None = None
-    email = ""
-    password = ""
-
-    def on_start(self) -> None:
-        self.loans: list[str] = []
-        self.hold: str | None = None
-        if FIXTURES.get("patrons"):
-            patron = random.choice(FIXTURES["patrons"])
-            self.patron_id, self.email = patron["id"], patron["email"]
-            self.password = FIXTURES["patron_password"]
-        else:
-            self.register_self()
-        self.login(self.email, self.password)
+    def forget(self, as_: str | None) -> None:
+        if as_ == "patron":
+            self.patron_token = None
+        elif as_ == "staff":
+            self.staff_token = None
 
     def register_self(self) -> None:
         """No fixtures: staff register this borrower with a password first."""
-        self.login(STAFF["username"], STAFF["password"])
         self.email = f"locust-{uuid.uuid4().hex[:12]}@example.net"
         self.password = uuid.uuid4().hex
         body = self.call(
@@ -172,6 +180,7 @@ class Borrower(LibraryUser):
             "/patrons",
             "POST /patrons",
             expected=(201,),
+            as_="staff",
             json={
                 "first_name": "Load",
                 "last_name": "Test",
@@ -181,155 +190,217 @@ class Borrower(LibraryUser):
         )
         self.patron_id = body["id"] if body else None
 
-    def ready(self) -> bool:
-        if self.token is None and self.email:
-            self.login(self.email, self.password)
-        return self.token is not None and self.patron_id is not None
+    def patron_ready(self) -> bool:
+        if self.patron_token is None and self.email:
+            self.patron_token = self.login(self.email, self.password)
+        return self.patron_token is not None and self.patron_id is not None
 
-    @task(12)
-    def own_loans(self) -> None:
-        if not self.ready():
-            return
-        body = self.call("GET", f"/patrons/{self.patron_id}/loans", "GET /patrons/{id}/loans")
-        if body:
-            self.loans = [
-                loan["id"] for loan in body["items"] if loan["status"] in ("active", "overdue")
-            ]
+    def staff_ready(self) -> bool:
+        if self.staff_token is None:
+            self.staff_token = self.login(STAFF["username"], STAFF["password"])
+        return self.staff_token is not None
 
-    @task(2)
-    def own_holds(self) -> None:
-        if self.ready():
-            self.call("GET", f"/patrons/{self.patron_id}/holds", "GET /patrons/{id}/holds")
+    def book_id(self) -> str | None:
+        if not BOOK_IDS:
+            body = self.call("GET", "/books?limit=200", "GET /books?limit=200")
+            BOOK_IDS.extend(item["id"] for item in (body or {}).get("items", []))
+        return random.choice(BOOK_IDS) if BOOK_IDS else None
 
-    @task(8)
-    def search_catalogue(self) -> None:
-        self.search()
+    def search(self, as_: str | None = None) -> None:
+        self.call("GET", f"/books?q={random.choice(SEARCH_TERMS)}", "GET /books?q=", as_=as_)
 
-    @task(8)
-    def open_book(self) -> None:
-        self.view_book()
-
-    @task(2)
-    def borrow(self) -> None:
-        book = self.book_id()
-        if self.ready() and book:
-            body = self.call(
-                "POST",
-                f"/books/{book}/borrow",
-                "POST /books/{id}/borrow",
-                expected=(201,),
-                refused=(409,),
-                json={"patron_id": self.patron_id},
-            )
-            if body:
-                self.loans.append(body["id"])
-
-    @task(1)
-    def renew(self) -> None:
-        if self.ready() and self.loans:
-            self.call(
-                "POST",
-                f"/loans/{random.choice(self.loans)}/renew",
-                "POST /loans/{id}/renew",
-                refused=(409,),
-            )
-
-    @task(1)
-    def place_or_cancel_hold(self) -> None:
-        if not self.ready():
-            return
-        if self.hold:
-            hold, self.hold = self.hold, None
-            self.call("POST", f"/holds/{hold}/cancel", "POST /holds/{id}/cancel", refused=(409,))
-            return
-        book = self.book_id()
-        if book:
-            body = self.call(
-                "POST",
-                f"/books/{book}/holds",
-                "POST /books/{id}/holds",
-                expected=(201,),
-                refused=(409,),
-                json={"patron_id": self.patron_id},
-            )
-            self.hold = body["id"] if body else None
+    def view_book(self, as_: str | None = None) -> None:
+        if book := self.book_id():
+            self.call("GET", f"/books/{book}", "GET /books/{id}", as_=as_)
 
 
-class Librarian(LibraryUser):
-    """Staff at the desk: returns, new books and copies, new patrons."""
+# --- A browsing patron, anonymous: searches the catalogue and opens books. ----------------
 
-    weight = 10
 
-    def on_start(self) -> None:
-        self.active_loans: list[str] = []
-        self.login(STAFF["username"], STAFF["password"])
+def browse_search(user: Library) -> None:
+    user.search()
 
-    def ready(self) -> bool:
-        if self.token is None:
-            self.login(STAFF["username"], STAFF["password"])
-        return self.token is not None
 
-    @task(4)
-    def list_active_loans(self) -> None:
-        if not self.ready():
-            return
-        cursor = random.choice(("", "&limit=100", "&limit=200"))
-        body = self.call("GET", f"/loans?status=active{cursor}", "GET /loans?status=active")
-        if body:
-            self.active_loans = [loan["id"] for loan in body["items"]]
-            random.shuffle(self.active_loans)
+def browse_book(user: Library) -> None:
+    user.view_book()
 
-    @task(3)
-    def find_patron(self) -> None:
-        if self.ready():
-            self.call("GET", f"/patrons?q={random.choice(SEARCH_TERMS)}", "GET /patrons?q=")
 
-    @task(3)
-    def open_book(self) -> None:
-        self.view_book()
+# --- A borrower, logged in: own loans and holds, borrowing, renewing, holds. --------------
 
-    @task(4)
-    def desk_return(self) -> None:
-        if self.ready() and self.active_loans:
-            loan = self.active_loans.pop()
-            self.call("POST", f"/loans/{loan}/return", "POST /loans/{id}/return", refused=(409,))
 
-    @task(1)
-    def add_book(self) -> None:
-        if not self.ready():
-            return
-        body = self.call(
+def own_loans(user: Library) -> None:
+    if not user.patron_ready():
+        return
+    body = user.call(
+        "GET", f"/patrons/{user.patron_id}/loans", "GET /patrons/{id}/loans", as_="patron"
+    )
+    if body:
+        open_ones = ("active", "overdue")
+        user.loans = [loan["id"] for loan in body["items"] if loan["status"] in open_ones]
+
+
+def own_holds(user: Library) -> None:
+    if user.patron_ready():
+        path = f"/patrons/{user.patron_id}/holds"
+        user.call("GET", path, "GET /patrons/{id}/holds", as_="patron")
+
+
+def borrower_search(user: Library) -> None:
+    user.search(as_="patron")
+
+
+def borrower_book(user: Library) -> None:
+    user.view_book(as_="patron")
+
+
+def borrow(user: Library) -> None:
+    book = user.book_id()
+    if user.patron_ready() and book:
+        body = user.call(
             "POST",
-            "/books",
-            "POST /books",
+            f"/books/{book}/borrow",
+            "POST /books/{id}/borrow",
             expected=(201,),
-            json={"title": f"Load Test {uuid.uuid4().hex[:8]}", "author": "Locust", "copies": 1},
+            refused=(409,),
+            as_="patron",
+            json={"patron_id": user.patron_id},
         )
         if body:
-            BOOK_IDS.append(body["id"])
+            user.loans.append(body["id"])
 
-    @task(1)
-    def add_copy(self) -> None:
-        book = self.book_id()
-        if self.ready() and book:
-            self.call(
-                "POST", f"/books/{book}/copies", "POST /books/{id}/copies", expected=(201,), json={}
-            )
 
-    @task(1)
-    def register_patron(self) -> None:
-        if self.ready():
-            self.call(
-                "POST",
-                "/patrons",
-                "POST /patrons",
-                expected=(201,),
-                json={
-                    "first_name": "Walk",
-                    "last_name": "In",
-                    "email": f"walkin-{uuid.uuid4().hex[:12]}@example.net",
-                },
-            )
+def renew(user: Library) -> None:
+    if user.patron_ready() and user.loans:
+        loan = random.choice(user.loans)
+        user.call(
+            "POST", f"/loans/{loan}/renew", "POST /loans/{id}/renew", refused=(409,), as_="patron"
+        )
+
+
+def place_or_cancel_hold(user: Library) -> None:
+    if not user.patron_ready():
+        return
+    if user.hold:
+        hold, user.hold = user.hold, None
+        user.call(
+            "POST", f"/holds/{hold}/cancel", "POST /holds/{id}/cancel", refused=(409,), as_="patron"
+        )
+        return
+    if book := user.book_id():
+        body = user.call(
+            "POST",
+            f"/books/{book}/holds",
+            "POST /books/{id}/holds",
+            expected=(201,),
+            refused=(409,),
+            as_="patron",
+            json={"patron_id": user.patron_id},
+        )
+        user.hold = body["id"] if body else None
+
+
+# --- A librarian at the desk: returns, new books and copies, new patrons. -----------------
+
+
+def list_active_loans(user: Library) -> None:
+    if not user.staff_ready():
+        return
+    cursor = random.choice(("", "&limit=100", "&limit=200"))
+    path = f"/loans?status=active{cursor}"
+    body = user.call("GET", path, "GET /loans?status=active", as_="staff")
+    if body:
+        user.active_loans = [loan["id"] for loan in body["items"]]
+        random.shuffle(user.active_loans)
+
+
+def find_patron(user: Library) -> None:
+    if user.staff_ready():
+        path = f"/patrons?q={random.choice(SEARCH_TERMS)}"
+        user.call("GET", path, "GET /patrons?q=", as_="staff")
+
+
+def librarian_book(user: Library) -> None:
+    user.view_book(as_="staff")
+
+
+def desk_return(user: Library) -> None:
+    if user.staff_ready() and user.active_loans:
+        loan = user.active_loans.pop()
+        user.call(
+            "POST", f"/loans/{loan}/return", "POST /loans/{id}/return", refused=(409,), as_="staff"
+        )
+
+
+def add_book(user: Library) -> None:
+    if not user.staff_ready():
+        return
+    body = user.call(
+        "POST",
+        "/books",
+        "POST /books",
+        expected=(201,),
+        as_="staff",
+        json={"title": f"Load Test {uuid.uuid4().hex[:8]}", "author": "Locust", "copies": 1},
+    )
+    if body:
+        BOOK_IDS.append(body["id"])
+
+
+def add_copy(user: Library) -> None:
+    book = user.book_id()
+    if user.staff_ready() and book:
+        path = f"/books/{book}/copies"
+        user.call("POST", path, "POST /books/{id}/copies", expected=(201,), as_="staff", json={})
+
+
+def register_patron(user: Library) -> None:
+    if user.staff_ready():
+        user.call(
+            "POST",
+            "/patrons",
+            "POST /patrons",
+            expected=(201,),
+            as_="staff",
+            json={
+                "first_name": "Walk",
+                "last_name": "In",
+                "email": f"walkin-{uuid.uuid4().hex[:12]}@example.net",
+            },
+        )
+
+
+Tasks = dict[Callable[[Library], None], int]
+BROWSING: Tasks = {browse_search: 3, browse_book: 2}
+BORROWING: Tasks = {
+    own_loans: 12,
+    own_holds: 2,
+    borrower_search: 8,
+    borrower_book: 8,
+    borrow: 2,
+    renew: 1,
+    place_or_cancel_hold: 1,
+}
+AT_THE_DESK: Tasks = {
+    list_active_loans: 4,
+    find_patron: 3,
+    librarian_book: 3,
+    desk_return: 4,
+    add_book: 1,
+    add_copy: 1,
+    register_patron: 1,
+}
+
+
+def persona(share: int, tasks: Tasks) -> Tasks:
+    """A person's tasks weighted so that together they make `share` per cent of all tasks."""
+    total = sum(tasks.values())
+    return {do: round(100 * share * weight / total) for do, weight in tasks.items()}
+
+
+WEIGHTS = {**persona(60, BROWSING), **persona(30, BORROWING), **persona(10, AT_THE_DESK)}
+# As Locust's own class machinery would list them (each task as many times as its weight);
+# set after the class, since the tasks take the class's users.
+Library.tasks = [do for do, weight in WEIGHTS.items() for _ in range(weight)]
 
 
 # The mix, across processes: workers send their counts to the master with each report.
