@@ -14,8 +14,9 @@ set): its `BEGIN` fails at once when the lock is taken, and is tried again after
 request cancelled while it waits stops waiting. (A worker thread would keep the connection
 busy after a cancellation, and closing it from the loop would then block.) Nothing else waits:
 once a transaction holds the write lock its statements need no other, and a WAL reader does
-not wait for the writer. Since nothing waits, each `BEGIN` also yields to the loop once, so
-that a task running transactions back to back cannot starve the others.
+not wait for the writer. Since nothing waits, each read's `BEGIN` yields to the loop once, and
+each write transaction before it takes the write connection (`transaction.py`), so that a task
+running transactions back to back cannot starve the others.
 """
 
 from __future__ import annotations
@@ -67,11 +68,14 @@ class InlineConnection(aiosqlite.Connection):
         if not self._running or not self._connection:
             raise ValueError("Connection closed")
         if _is_begin(args):
-            # Nothing else here waits, so this is where a transaction lets the loop run its
-            # other tasks: a coroutine that writes in a loop would otherwise never give way.
-            await asyncio.sleep(0)
             if self._lock_wait_seconds is not None:
+                # The one write connection: a transaction gives way before it takes the
+                # connection (transaction.py), not here, where every other writer would wait
+                # for a whole turn of a busy loop.
                 return await self._begin(fn, *args, **kwargs)
+            # Nothing else here waits, so this is where a read lets the loop run its other
+            # tasks: a coroutine that reads in a loop would otherwise never give way.
+            await asyncio.sleep(0)
         return fn(*args, **kwargs)
 
     async def _begin(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:

@@ -3,6 +3,7 @@ rolled back (unless committed) and closed on exit. The base of every unit of wor
 
 from __future__ import annotations
 
+import asyncio
 from types import TracebackType
 from typing import Self
 
@@ -16,6 +17,11 @@ class SqlTransaction:
         self._engine = engine
 
     async def __aenter__(self) -> Self:
+        # Give way once per transaction, before taking a connection: on SQLite, where
+        # statements run inline, a task writing in a loop would otherwise never let the loop
+        # run; yielding with the one write connection held made every other writer wait for a
+        # whole turn of a busy loop (inline_sqlite.py).
+        await asyncio.sleep(0)
         self.connection = await self._engine.connect()
         await self.connection.begin()
         return self
