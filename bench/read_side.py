@@ -605,7 +605,8 @@ def main() -> None:
         for backend in args.backends.split(","):
             for size in (int(s) for s in args.sizes.split(",")):
                 results.append(run_size(backend, size, args, Path(tmp)))
-    dirty = " plus uncommitted changes" if git("status", "--porcelain") else ""
+    changed = git("status", "--porcelain", "--", ".", ":(exclude)bench/results")
+    dirty = " plus uncommitted changes" if changed else ""
     raw = {
         "when": datetime.now(UTC).isoformat(),
         "commit": git("rev-parse", "--short", "HEAD") + dirty,

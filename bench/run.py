@@ -535,7 +535,9 @@ class Report:
 def report_of(out: Path, mode: str, command: str) -> Report:
     now = datetime.now(UTC)
     out.mkdir(parents=True, exist_ok=True)
-    dirty = " (plus uncommitted changes)" if git("status", "--porcelain") else ""
+    # Earlier reports in bench/results are this harness's output, not what it measures.
+    changed = git("status", "--porcelain", "--", ".", ":(exclude)bench/results")
+    dirty = " (plus uncommitted changes)" if changed else ""
     return Report(
         now, out / f"{now:%Y-%m-%d}-{mode}", git("rev-parse", "--short", "HEAD") + dirty, command
     )
