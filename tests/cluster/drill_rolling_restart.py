@@ -1,4 +1,5 @@
-"""Rolling restarts of every API process during a load run drop no request and lose no write.
+"""Rolling restarts of every API process during a load run drop no request and lose no write
+(a POST nginx answers 502 is sent once more with its Idempotency-Key: tests/cluster/load.py).
 
 Run by `make test-cluster` against its cluster (not collected by a plain `pytest`: the file
 name does not start with test_). SHELFMARK_DRILL_SECONDS sets the load's length (60).
@@ -18,7 +19,7 @@ USERS = 16
 
 async def test_rolling_restarts_under_load_drop_nothing() -> None:
     cluster_env("SHELFMARK_E2E_URL")
-    load = asyncio.create_task(run_load(SECONDS, USERS))
+    load = asyncio.create_task(run_load(SECONDS, USERS, resend_502=True))
     restarts = 0
     deadline = time.monotonic() + SECONDS - 5
     await asyncio.sleep(3)  # the load is under way

@@ -3,6 +3,11 @@ adds a book, lends it, reads it, takes it back and reads the patron and the loan
 Every answer is checked; every write the API acknowledged is looked for in the database after.
 A request is sent once: a connection closed without an answer is a failure. Every POST carries
 an Idempotency-Key, as a desk's client would, and the drills check that no write was doubled.
+With `resend_502`, a POST that nginx itself answers 502 is sent once more with the same key, as
+a client crossing a deploy would: the rolling restart's one open window (docs/deployment.md) is
+a connection still in a stopping process's listen backlog, which the kernel resets with the
+request unread, and a POST nginx does not pass to another process. The key makes the second
+send safe even had the first been applied; the count is reported.
 """
 
 from __future__ import annotations
@@ -64,6 +69,7 @@ class Failure:
 @dataclass
 class Figures:
     requests: int = 0
+    sent_again: int = 0
     failures: list[Failure] = field(default_factory=list)
     statuses: Counter[int] = field(default_factory=Counter)
     patrons: list[str] = field(default_factory=list)
@@ -76,12 +82,13 @@ class Figures:
         seconds = time.monotonic() - self.started
         return (
             f"{self.requests} requests in {seconds:.0f} s ({self.requests / seconds:.0f}/s), "
-            f"{len(self.failures)} failed; acknowledged writes: {len(self.patrons)} patrons, "
+            f"{len(self.failures)} failed, {self.sent_again} sent again after nginx's 502; "
+            f"acknowledged writes: {len(self.patrons)} patrons, "
             f"{len(self.books)} books, {len(self.returned_loans)} loans lent and returned"
         )
 
 
-async def run_load(seconds: float, users: int) -> Figures:
+async def run_load(seconds: float, users: int, *, resend_502: bool = False) -> Figures:
     figures = Figures()
     run = figures.run
     limits = httpx.Limits(max_connections=users, max_keepalive_connections=users)
@@ -96,6 +103,9 @@ async def run_load(seconds: float, users: int) -> Figures:
                 kwargs["headers"] = {"Idempotency-Key": uuid.uuid4().hex}
             try:
                 response = await client.request(method, path, **kwargs)
+                if resend_502 and method == "POST" and _from_nginx_502(response):
+                    figures.sent_again += 1
+                    response = await client.request(method, path, **kwargs)
             except httpx.HTTPError as error:
                 failure = f"{method} {path}: {error!r}"
                 figures.failures.append(Failure(sent, time.monotonic(), failure))
@@ -132,6 +142,11 @@ async def run_load(seconds: float, users: int) -> Figures:
         deadline = time.monotonic() + seconds
         await asyncio.gather(*(user(n, deadline) for n in range(users)))
     return figures
+
+
+def _from_nginx_502(response: httpx.Response) -> bool:
+    """nginx's own 502 page: the API never answered (the API's errors are problem+json)."""
+    return response.status_code == 502 and "<center>nginx</center>" in response.text
 
 
 async def lost_writes(figures: Figures) -> list[str]:
