@@ -5,21 +5,26 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from fastapi.routing import APIRoute
 from starlette.types import Receive, Scope, Send
+from structlog.testing import capture_logs
 
 from shelfmark.access.application.handlers import Principal
 from shelfmark.access.domain.model import Role
-from shelfmark.bootstrap import Shelfmark
+from shelfmark.bootstrap import Shelfmark, bootstrap
+from shelfmark.config import Settings
 from shelfmark.entrypoints.http.app import create_app
 from shelfmark.entrypoints.http.cached import CACHE_KEY
 from shelfmark.entrypoints.http.hits import CacheHitsMiddleware
+from shelfmark.seedwork.infrastructure.database import Engines
 from tests.e2e.conftest import Desk
 from tests.support.auth import bearer, librarian
+from tests.support.clock import MutableClock
 
 
 @pytest.fixture
@@ -80,6 +85,46 @@ async def test_a_hit_follows_the_change_that_invalidated_it(
     )
     assert borrowed.status_code == 201
     assert (await client.get(target)).json()["copies_available"] == 0
+
+
+async def test_a_hit_is_limited_labelled_and_logged_as_the_app_would(
+    engines: Engines, clock: MutableClock, tmp_path: Path
+) -> None:
+    settings = Settings(var_dir=tmp_path, request_limit_per_client="4/minute")
+    shelfmark = bootstrap(settings, clock=clock, engines=engines)
+    transport = httpx.ASGITransport(app=create_app(shelfmark=shelfmark), raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://shelfmark.test") as http:
+        filled = await http.get("/books?limit=5")
+        with capture_logs() as logs:
+            hit = await http.get("/books?limit=5", headers={"X-Request-ID": "desk-42"})
+        fresh_id = (await http.get("/books?limit=5")).headers["x-request-id"]
+        await http.get("/books?limit=5")
+        refused = await http.get("/books?limit=5")
+    hits = shelfmark.metrics.registry.get_sample_value(
+        "shelfmark_cache_hits_total", {"route": "/books"}
+    )
+    assert hits == 3
+    assert hit.headers["x-request-id"] == "desk-42"
+    assert fresh_id not in ("desk-42", filled.headers["x-request-id"])
+    assert [(e["request_id"], e["status"]) for e in logs if e["event"] == "request"] == [
+        ("desk-42", 200)
+    ]
+    assert refused.status_code == 429, "a hit counts against the per-client limit"
+    assert int(refused.headers["retry-after"]) >= 1
+    assert refused.json()["code"] == "RATE_LIMITED"
+
+
+async def test_a_cross_origin_hit_keeps_its_cors_headers(
+    engines: Engines, clock: MutableClock, tmp_path: Path
+) -> None:
+    desk_origin = "https://desk.library.example"
+    settings = Settings(var_dir=tmp_path, cors_origins=[desk_origin])
+    shelfmark = bootstrap(settings, clock=clock, engines=engines)
+    transport = httpx.ASGITransport(app=create_app(shelfmark=shelfmark), raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://shelfmark.test") as http:
+        answers = [await http.get("/books", headers={"Origin": desk_origin}) for _ in range(2)]
+    assert [a.headers["access-control-allow-origin"] for a in answers] == [desk_origin] * 2
+    assert answers[0].content == answers[1].content
 
 
 # --- the layer alone, over a route that counts its calls ---------------------------------
@@ -171,3 +216,16 @@ async def test_a_route_not_open_to_anyone_is_never_remembered(shelfmark: Shelfma
     for _ in range(3):
         await get(layer, "/patrons/p")
     assert route.calls == 3
+
+
+async def test_an_entry_the_layer_cannot_read_is_the_routes_to_answer(
+    shelfmark: Shelfmark,
+) -> None:
+    route = CountingRoute("/books/{book_id}")
+    layer = CacheHitsMiddleware(route, lambda: shelfmark)
+    await shelfmark.cache.set("key:/books/a", b"{}\n{}", ttl=60)
+    await get(layer, "/books/a")
+    await shelfmark.cache.set("key:/books/a", b"not a header line\n{}", ttl=60)
+    sent = await get(layer, "/books/a")
+    assert route.calls == 2
+    assert sent[0]["status"] == 200

@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from starlette.types import ASGIApp
 
 from shelfmark.bootstrap import Shelfmark, bootstrap
 from shelfmark.config import Settings
@@ -32,6 +33,19 @@ from shelfmark.entrypoints.http.request_id import RequestIdMiddleware
 from shelfmark.entrypoints.workers.background import Background, embedded_roles
 
 
+class ShelfmarkAPI(FastAPI):
+    """FastAPI, with cache hits answered before its middleware stack (hits.py)."""
+
+    cors = False  # whether CORSMiddleware is in the stack: a hit would miss its headers
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return CacheHitsMiddleware(
+            super().build_middleware_stack(),
+            lambda: self.state.shelfmark,
+            cors=self.cors,
+        )
+
+
 def create_app(settings: Settings | None = None, *, shelfmark: Shelfmark | None = None) -> FastAPI:
     """`shelfmark` lets a caller (a test, the CLI) own the application's lifetime."""
 
@@ -47,7 +61,7 @@ def create_app(settings: Settings | None = None, *, shelfmark: Shelfmark | None 
             if shelfmark is None:
                 await app.dispose()
 
-    api = FastAPI(
+    api = ShelfmarkAPI(
         title="Shelfmark",
         summary="Library circulation: catalogue, patrons, loans, holds and fines.",
         version="0.1.0",
@@ -63,9 +77,8 @@ def create_app(settings: Settings | None = None, *, shelfmark: Shelfmark | None 
     for module in (catalog, lending, patrons, holds, auth, health, metrics, audit):
         api.include_router(module.router, responses=PROBLEM_RESPONSES)
     # Outermost last: metrics, request id, CORS, hardening (rate limits, body size, security
-    # headers), cache hits, the deadline, read-your-writes, idempotency. A cache hit waits on
-    # nothing but the cache (in process, or Redis with its own timeout), so it is answered
-    # before the deadline's task is started.
+    # headers), the deadline, read-your-writes, idempotency. Cache hits are answered before
+    # all of them (ShelfmarkAPI).
     api.add_middleware(
         IdempotencyMiddleware,
         store=lambda: api.state.shelfmark.idempotency,
@@ -76,7 +89,6 @@ def create_app(settings: Settings | None = None, *, shelfmark: Shelfmark | None 
     api.add_middleware(
         DeadlineMiddleware, budget=lambda: api.state.shelfmark.settings.request_timeout_seconds
     )
-    api.add_middleware(CacheHitsMiddleware, shelfmark=lambda: api.state.shelfmark)
     api.add_middleware(
         HardeningMiddleware,
         limits=lambda: api.state.shelfmark.rate_limits,
@@ -84,6 +96,7 @@ def create_app(settings: Settings | None = None, *, shelfmark: Shelfmark | None 
     )
     origins = (settings or (shelfmark.settings if shelfmark else Settings())).cors_origins
     if origins:
+        api.cors = True
         api.add_middleware(
             CORSMiddleware,
             allow_origins=origins,

@@ -39,6 +39,17 @@ async def allowed(limits: RateLimits, item: RateLimitItem, *key: str, count: boo
         return True
 
 
+def client_of(scope: Scope) -> str:
+    """Whom the per-client limit counts: the peer address (the balancer's forwarded address
+    once uvicorn's proxy headers have replaced it)."""
+    return scope["client"][0] if scope.get("client") else "unknown"
+
+
+def security_headers(scope: Scope) -> list[tuple[bytes, bytes]]:
+    """The headers every response gets (the API's own also forbid any content)."""
+    return SECURITY_HEADERS + ([] if scope["path"].startswith(DOCS) else API_ONLY_HEADERS)
+
+
 class BodyTooLarge(HTTPException):
     """Raised while the body streams in; FastAPI lets an HTTPException through as it is."""
 
@@ -59,7 +70,7 @@ class HardeningMiddleware:
             await self.app(scope, receive, send)
             return
         limits = self._limits()
-        client = scope["client"][0] if scope.get("client") else "unknown"
+        client = client_of(scope)
         if not await allowed(limits, limits.per_client, "client", client):
             stats = await limits.limiter.get_window_stats(limits.per_client, "client", client)
             retry = str(max(1, math.ceil(stats.reset_time - time.time())))
@@ -74,7 +85,7 @@ class HardeningMiddleware:
             return
         started = False
         received = 0
-        extra = SECURITY_HEADERS + ([] if scope["path"].startswith(DOCS) else API_ONLY_HEADERS)
+        extra = security_headers(scope)
 
         async def counted() -> Message:
             nonlocal received

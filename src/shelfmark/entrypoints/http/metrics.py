@@ -52,9 +52,11 @@ class MetricsMiddleware:
         finally:
             route = scope.get("route")
             template = route.path if isinstance(route, APIRoute) else UNMATCHED
-            shelfmark = cast(Shelfmark, scope["app"].state.shelfmark)
-            method = scope["method"]
-            shelfmark.metrics.requests.labels(method, template, str(status)).inc()
-            shelfmark.metrics.latency.labels(method, template).observe(
-                time.perf_counter() - started
-            )
+            observe(cast(Shelfmark, scope["app"].state.shelfmark), scope, template, status, started)
+
+
+def observe(shelfmark: Shelfmark, scope: Scope, template: str, status: int, started: float) -> None:
+    """Counts and times one answered request (`started` from `time.perf_counter()`)."""
+    method = scope["method"]
+    shelfmark.metrics.requests.labels(method, template, str(status)).inc()
+    shelfmark.metrics.latency.labels(method, template).observe(time.perf_counter() - started)

@@ -6,8 +6,8 @@ problem (logged with the request id, no stack trace to the client)."""
 from __future__ import annotations
 
 import re
+import secrets
 import time
-import uuid
 
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -27,8 +27,7 @@ class RequestIdMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        given = dict(scope["headers"]).get(HEADER, b"").decode("latin-1")
-        request_id = given if _SANE.match(given) else uuid.uuid4().hex
+        request_id = request_id_of(scope)
         started = time.perf_counter()
         status = 500
         started_response = False
@@ -52,10 +51,24 @@ class RequestIdMiddleware:
                 )
                 await unexpected(scope, receive, send_with_id)
             finally:
-                log.info(
-                    "request",
-                    method=scope["method"],
-                    path=scope["path"],
-                    status=status,
-                    ms=round((time.perf_counter() - started) * 1000, 1),
-                )
+                log_request(scope, status, started)
+
+
+def request_id_of(scope: Scope) -> str:
+    """The caller's X-Request-ID if it is sane, else a new one (as a uuid4's hex, at a third of
+    its cost)."""
+    given = dict(scope["headers"]).get(HEADER, b"").decode("latin-1")
+    return given if _SANE.match(given) else secrets.token_hex(16)
+
+
+def log_request(scope: Scope, status: int, started: float, **bound: str) -> None:
+    """The access log line (`started` from `time.perf_counter()`); `bound` for what is not
+    bound to the context already (the request id)."""
+    log.info(
+        "request",
+        **bound,
+        method=scope["method"],
+        path=scope["path"],
+        status=status,
+        ms=round((time.perf_counter() - started) * 1000, 1),
+    )
