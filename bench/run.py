@@ -35,6 +35,7 @@ import random
 import resource
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -452,6 +453,12 @@ class WrkRun:
 
 
 WRK_LATENCY = {"50%": "p50", "99%": "p99"}
+WRK_ROUNDS = 5
+
+
+def wrk_seconds(ceiling_seconds: float) -> float:
+    """One wrk run's length: the rounds of one target take about as long as its Locust run."""
+    return ceiling_seconds * 2 / WRK_ROUNDS
 
 
 def run_wrk(
@@ -582,30 +589,41 @@ HEADER = [
 
 
 def wrk_table(
-    runs: dict[str, WrkRun | None], reads: dict[str, str], connections: int, seconds: float
+    runs: dict[str, list[WrkRun | None]], reads: dict[str, str], connections: int, seconds: float
 ) -> str:
-    if any(run is None for run in runs.values()):
+    rounds = [run for label_runs in runs.values() for run in label_runs]
+    if any(run is None for run in rounds):
         return "wrk is not installed (`apt-get install wrk`): no figures."
     lines = [
-        f"wrk ({connections} keep-alive connections, one thread, {seconds:.0f} s, on the "
+        f"wrk ({connections} keep-alive connections, one thread, {seconds:.1f} s a run, on the "
         "generator's core) costs far less CPU per request than Locust, so its bare figure is "
-        "closer to what the server itself can do and the ratio is the honest one. Non-2xx "
-        "answers and socket errors are listed because wrk counts them in its RPS.",
+        "closer to what the server itself can do and the ratio is the honest one. Shelfmark and "
+        f"the bare app are run in turn, {WRK_ROUNDS} rounds each: the ratio is taken per round "
+        "(neighbouring runs share the machine's speed of the moment), and its median is the "
+        "figure. RPS, p50 and p99 are the rounds' medians. Non-2xx answers and socket errors "
+        "are the rounds' sums, listed because wrk counts them in its RPS.",
         "",
         "| read | Shelfmark RPS | p50 ms | p99 ms | bare RPS | p50 ms | p99 ms | non-2xx, "
-        "socket errors | Shelfmark / bare |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "socket errors | ratio per round | Shelfmark / bare |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, path in reads.items():
-        ours, bare = runs[f"{name}-shelfmark"], runs[f"{name}-ceiling"]
-        if ours is None or bare is None:
-            continue
+        ours = [r for r in runs[f"{name}-shelfmark"] if r is not None]
+        bare = [r for r in runs[f"{name}-ceiling"] if r is not None]
+        ratios = [o.rps / b.rps for o, b in zip(ours, bare, strict=True)]
+        wrong = sum(r.not_2xx for r in ours + bare)
+        unanswered = sum(r.socket_errors for r in ours + bare)
         lines.append(
-            f"| `GET {path}` | {ours.rps:.0f} | {ours.p50:.1f} | {ours.p99:.1f} | {bare.rps:.0f} "
-            f"| {bare.p50:.1f} | {bare.p99:.1f} | {ours.not_2xx + bare.not_2xx}, "
-            f"{ours.socket_errors + bare.socket_errors} | **{ours.rps / bare.rps:.3f}** |"
+            f"| `GET {path}` | {_median(ours, 'rps'):.0f} | {_median(ours, 'p50'):.1f} "
+            f"| {_median(ours, 'p99'):.1f} | {_median(bare, 'rps'):.0f} "
+            f"| {_median(bare, 'p50'):.1f} | {_median(bare, 'p99'):.1f} | {wrong}, {unanswered} "
+            f"| {', '.join(f'{r:.3f}' for r in ratios)} | **{statistics.median(ratios):.3f}** |"
         )
     return "\n".join(lines)
+
+
+def _median(runs: list[WrkRun], figure: str) -> float:
+    return float(statistics.median(float(getattr(run, figure)) for run in runs))
 
 
 def table(steps: list[Step]) -> str:
@@ -837,15 +855,25 @@ def main() -> None:
                         generator_prefix,
                     )
                     log("  " + " | ".join(row(read_steps[label])))
-            wrk_runs: dict[str, WrkRun | None] = {}
+            # Rounds, the two servers in turn: the machine's speed drifts by tens of percent
+            # within minutes here, and only a ratio taken from neighbouring runs cancels it.
+            wrk_runs: dict[str, list[WrkRun | None]] = {}
             for name, path in reads.items():
-                for target in (server, ceiling):
-                    label = f"{name}-{target.name}"
-                    log(f"read path {path} on {target.name}: wrk, {args.ceiling_users} connections")
-                    wrk_runs[label] = run_wrk(
-                        target.url + path, args.ceiling_users, ceiling_seconds, generator_prefix
-                    )
-                    log(f"  {wrk_runs[label]}")
+                for round_ in range(1, WRK_ROUNDS + 1):
+                    for target in (server, ceiling):
+                        label = f"{name}-{target.name}"
+                        log(
+                            f"read path {path} on {target.name}: wrk, {args.ceiling_users} "
+                            f"connections, round {round_} of {WRK_ROUNDS}"
+                        )
+                        wrk_run = run_wrk(
+                            target.url + path,
+                            args.ceiling_users,
+                            wrk_seconds(ceiling_seconds),
+                            generator_prefix,
+                        )
+                        wrk_runs.setdefault(label, []).append(wrk_run)
+                        log(f"  {wrk_run}")
         finally:
             server.stop()
             if ceiling:
@@ -999,7 +1027,7 @@ def write_report(
     args: argparse.Namespace,
     steps: list[Step],
     read_steps: dict[str, Step],
-    wrk_runs: dict[str, WrkRun | None],
+    wrk_runs: dict[str, list[WrkRun | None]],
     reads: dict[str, str],
     body_sizes: dict[str, int],
     pinned: str,
@@ -1051,7 +1079,7 @@ def write_report(
         if errors
         else "None: every request got an expected answer."
     )
-    wrk_text = wrk_table(wrk_runs, reads, args.ceiling_users, ceiling_seconds)
+    wrk_text = wrk_table(wrk_runs, reads, args.ceiling_users, wrk_seconds(ceiling_seconds))
     cores = os.cpu_count()
     text = f"""# Benchmark: embedded mode (SQLite), {now:%Y-%m-%d %H:%M} UTC
 
