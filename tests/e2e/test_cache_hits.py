@@ -148,8 +148,19 @@ class CountingRoute:
         await send({"type": "http.response.body", "body": b"{}"})
 
 
-async def get(layer: CacheHitsMiddleware, path: str, query: bytes = b"") -> list[dict[str, Any]]:
-    scope = {"type": "http", "method": "GET", "path": path, "query_string": query, "headers": []}
+async def get(
+    layer: CacheHitsMiddleware,
+    path: str,
+    query: bytes = b"",
+    headers: list[tuple[bytes, bytes]] | None = None,
+) -> list[dict[str, Any]]:
+    scope = {
+        "type": "http",
+        "method": "GET",
+        "path": path,
+        "query_string": query,
+        "headers": headers or [],
+    }
     sent: list[dict[str, Any]] = []
 
     async def receive() -> dict[str, Any]:
@@ -218,7 +229,7 @@ async def test_a_route_not_open_to_anyone_is_never_remembered(shelfmark: Shelfma
     assert route.calls == 3
 
 
-async def test_an_entry_the_layer_cannot_read_is_the_routes_to_answer(
+async def test_an_entry_the_layer_cannot_read_is_dropped_for_the_route_to_load(
     shelfmark: Shelfmark,
 ) -> None:
     route = CountingRoute("/books/{book_id}")
@@ -229,3 +240,25 @@ async def test_an_entry_the_layer_cannot_read_is_the_routes_to_answer(
     sent = await get(layer, "/books/a")
     assert route.calls == 2
     assert sent[0]["status"] == 200
+    assert await shelfmark.cache.get("key:/books/a") is None
+
+
+async def test_what_a_hit_cannot_settle_alone_goes_to_the_app(
+    shelfmark: Shelfmark, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    route = CountingRoute("/books/{book_id}")
+    layer = CacheHitsMiddleware(route, lambda: shelfmark)
+    await shelfmark.cache.set("key:/books/a", b"{}\n{}", ttl=60)
+    await get(layer, "/books/a")
+    await get(layer, "/books/a", headers=[(b"content-length", b"0")])
+    assert route.calls == 1, "a GET declaring no body is a hit"
+    await get(layer, "/books/a", headers=[(b"content-length", b"9000000")])
+    await get(layer, "/books/a", headers=[(b"transfer-encoding", b"chunked")])
+    assert route.calls == 3, "a GET with a body meets the hardening's size limit in the app"
+
+    async def broken(key: str) -> bytes | None:
+        raise RuntimeError("a bug in a cache adapter")
+
+    monkeypatch.setattr(shelfmark.cache, "get", broken)
+    sent = await get(layer, "/books/a")
+    assert (route.calls, sent[0]["status"]) == (4, 200)

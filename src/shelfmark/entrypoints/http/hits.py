@@ -15,13 +15,16 @@ resolution and the route. Nothing is decided here that the route did not decide 
   to the app, which loads it again.
 
 It wraps the whole app (`ShelfmarkAPI` in app.py), so it does for a hit what the app's outer
-layers do for any answer, with their own functions: the per-client rate limit (a refused hit
-goes to the app, which answers 429 and counts nothing more), the security headers, the request
-id, the access log line and the metrics under the route's template. A request with an Origin
-header goes to the app when CORS is on, for its headers. Nothing else applies to a hit: it
-waits on the cache alone (in process, or in Redis with its own timeout), so it needs no
-deadline, and a cached answer was read from the primary, so read-your-writes has nothing to
-add."""
+layers do for any answer, with their own functions: the per-client rate limit, the security
+headers, the request id, the access log line and the metrics under the route's template. What
+a hit cannot settle alone goes to the app with nothing counted or sent: a refused hit (the app
+answers 429; both limiters count no refusal, so it is counted once), a GET that declares a
+body (the hardening's size limit), a request with an Origin header while CORS is on (its
+headers), an entry this build cannot read (deleted first, so the route loads it again), and
+any error (the app's layers report it). Nothing else applies to a hit: it waits on the cache
+alone (in process, or in Redis with its own timeout), so it needs no deadline, and a cached
+answer was read from the primary, so read-your-writes has nothing to add. The lane's own
+cache read is not in the latency histogram when it misses: the app's request starts after it."""
 
 from __future__ import annotations
 
@@ -30,6 +33,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import NamedTuple
 
+import structlog
 from fastapi.routing import APIRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -39,6 +43,8 @@ from shelfmark.entrypoints.http.cached import CACHE_KEY, cached_answer
 from shelfmark.entrypoints.http.hardening import allowed, client_of, security_headers
 from shelfmark.entrypoints.http.metrics import observe
 from shelfmark.entrypoints.http.request_id import HEADER, log_request, request_id_of
+
+log = structlog.get_logger("shelfmark.hits")
 
 MAX_TARGETS = 10_000
 #: A longer query string is never remembered: a route ignores parameters it does not declare,
@@ -67,7 +73,7 @@ class CacheHitsMiddleware:
         self._known: OrderedDict[tuple[str, bytes], Known] = OrderedDict()  # least recent first
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] != "GET" or self._for_cors(scope):
+        if scope["type"] != "http" or scope["method"] != "GET" or self._for_app(scope):
             await self.app(scope, receive, send)
             return
         target = (scope["path"], scope["query_string"])
@@ -80,18 +86,24 @@ class CacheHitsMiddleware:
     async def _answered(
         self, scope: Scope, send: Send, target: tuple[str, bytes], known: Known
     ) -> bool:
-        """Whether the cache's bytes answered the request (False: the app's turn)."""
+        """Whether the cache's bytes answered the request (False: the app's turn, and nothing
+        was counted or sent)."""
         started = time.perf_counter()
         shelfmark = self._shelfmark()
-        value = await shelfmark.cache.get(known.key)
-        if value is None:
-            return False
-        limits = shelfmark.rate_limits
-        if not await allowed(limits, limits.per_client, "client", client_of(scope)):
-            return False
         try:
-            status, headers, body = cached_answer(value, _if_none_match(scope))
-        except ValueError:  # an entry this build cannot read: the route answers (or says why)
+            value = await shelfmark.cache.get(known.key)
+            if value is None:
+                return False
+            try:
+                status, headers, body = cached_answer(value, _if_none_match(scope))
+            except ValueError:  # an entry this build cannot read: the route loads it again
+                await shelfmark.cache.delete(known.key)
+                return False
+            limits = shelfmark.rate_limits
+            if not await allowed(limits, limits.per_client, "client", client_of(scope)):
+                return False
+        except Exception:  # the app answers it, and its layers report what went wrong
+            log.exception("cache hit not answered", path=scope["path"])
             return False
         self._note(target, known)  # the awaits may have let it be forgotten
         request_id = request_id_of(scope)
@@ -104,8 +116,12 @@ class CacheHitsMiddleware:
         log_request(scope, status, started, request_id=request_id)
         return True
 
-    def _for_cors(self, scope: Scope) -> bool:
-        return self._cors and any(name == b"origin" for name, _ in scope["headers"])
+    def _for_app(self, scope: Scope) -> bool:
+        """A GET with a body (the hardening's size limit is the app's to apply), or one with
+        an Origin header while CORS is on (CORS's headers are the app's to add)."""
+        headers = dict(scope["headers"])
+        has_body = headers.get(b"content-length", b"0") != b"0" or b"transfer-encoding" in headers
+        return has_body or (self._cors and b"origin" in headers)
 
     def _remember(self, target: tuple[str, bytes], scope: Scope) -> None:
         key, route = scope.get(CACHE_KEY), scope.get("route")
