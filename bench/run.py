@@ -457,15 +457,16 @@ WRK_ROUNDS = 5
 
 
 def wrk_seconds(ceiling_seconds: float) -> float:
-    """One wrk run's length: the rounds of one target take about as long as its Locust run."""
-    return ceiling_seconds * 2 / WRK_ROUNDS
+    """One wrk run's length, whole seconds: the rounds of one target take about twice as long
+    as its Locust run."""
+    return float(round(ceiling_seconds * 2 / WRK_ROUNDS))
 
 
 def run_wrk(
     url: str, connections: int, seconds: float, generator_prefix: list[str]
 ) -> WrkRun | None:
     """wrk (one thread, `connections` keep-alive connections) on the generator's core; None
-    when wrk is not installed (`apt-get install wrk`)."""
+    when wrk is not installed (`apt-get install wrk`) or gave no figures."""
     if shutil.which("wrk") is None:
         return None
     command = [
@@ -477,7 +478,10 @@ def run_wrk(
         "--latency",
         url,
     ]
-    out = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 30).stdout
+    try:
+        out = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 30).stdout
+    except subprocess.TimeoutExpired:
+        return None
     figures: dict[str, float] = {"not_2xx": 0, "socket_errors": 0}
     for line in out.splitlines():
         words = line.split()
@@ -491,6 +495,8 @@ def run_wrk(
             figures["not_2xx"] = int(words[-1])
         elif line.strip().startswith("Socket errors"):
             figures["socket_errors"] = sum(int(w.strip(",")) for w in words[3::2])
+    if not {"rps", "p50", "p99", "requests"} <= figures.keys():
+        return None
     return WrkRun(
         figures["rps"],
         figures["p50"],
@@ -591,33 +597,43 @@ HEADER = [
 def wrk_table(
     runs: dict[str, list[WrkRun | None]], reads: dict[str, str], connections: int, seconds: float
 ) -> str:
-    rounds = [run for label_runs in runs.values() for run in label_runs]
-    if any(run is None for run in rounds):
-        return "wrk is not installed (`apt-get install wrk`): no figures."
+    if all(run is None for label_runs in runs.values() for run in label_runs):
+        return "wrk is not installed (`apt-get install wrk`) or gave no figures: none here."
     lines = [
-        f"wrk ({connections} keep-alive connections, one thread, {seconds:.1f} s a run, on the "
+        f"wrk ({connections} keep-alive connections, one thread, {seconds:.0f} s a run, on the "
         "generator's core) costs far less CPU per request than Locust, so its bare figure is "
         "closer to what the server itself can do and the ratio is the honest one. Shelfmark and "
-        f"the bare app are run in turn, {WRK_ROUNDS} rounds each: the ratio is taken per round "
-        "(neighbouring runs share the machine's speed of the moment), and its median is the "
-        "figure. RPS, p50 and p99 are the rounds' medians. Non-2xx answers and socket errors "
-        "are the rounds' sums, listed because wrk counts them in its RPS.",
+        f"the bare app are run in turn, {WRK_ROUNDS} rounds each, which goes first alternating: "
+        "the ratio is taken per round (neighbouring runs share the machine's speed of the "
+        "moment), and its median is the figure. RPS, p50 and p99 are the rounds' medians. "
+        "Non-2xx answers and socket errors are the rounds' sums, listed because wrk counts them "
+        "in its RPS. A round where either run gave no figures is left out and counted.",
         "",
         "| read | Shelfmark RPS | p50 ms | p99 ms | bare RPS | p50 ms | p99 ms | non-2xx, "
         "socket errors | ratio per round | Shelfmark / bare |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, path in reads.items():
-        ours = [r for r in runs[f"{name}-shelfmark"] if r is not None]
-        bare = [r for r in runs[f"{name}-ceiling"] if r is not None]
-        ratios = [o.rps / b.rps for o, b in zip(ours, bare, strict=True)]
-        wrong = sum(r.not_2xx for r in ours + bare)
-        unanswered = sum(r.socket_errors for r in ours + bare)
+        rounds = [
+            (ours, bare)
+            for ours, bare in zip(runs[f"{name}-shelfmark"], runs[f"{name}-ceiling"], strict=True)
+            if ours is not None and bare is not None and bare.rps > 0
+        ]
+        if not rounds:
+            lines.append(f"| `GET {path}` | no complete round | | | | | | | | |")
+            continue
+        ours_runs, bare_runs = [o for o, _ in rounds], [b for _, b in rounds]
+        ratios = [o.rps / b.rps for o, b in rounds]
+        wrong = sum(r.not_2xx for r in ours_runs + bare_runs)
+        unanswered = sum(r.socket_errors for r in ours_runs + bare_runs)
+        missing = WRK_ROUNDS - len(rounds)
         lines.append(
-            f"| `GET {path}` | {_median(ours, 'rps'):.0f} | {_median(ours, 'p50'):.1f} "
-            f"| {_median(ours, 'p99'):.1f} | {_median(bare, 'rps'):.0f} "
-            f"| {_median(bare, 'p50'):.1f} | {_median(bare, 'p99'):.1f} | {wrong}, {unanswered} "
-            f"| {', '.join(f'{r:.3f}' for r in ratios)} | **{statistics.median(ratios):.3f}** |"
+            f"| `GET {path}` | {_median(ours_runs, 'rps'):.0f} | {_median(ours_runs, 'p50'):.1f} "
+            f"| {_median(ours_runs, 'p99'):.1f} | {_median(bare_runs, 'rps'):.0f} "
+            f"| {_median(bare_runs, 'p50'):.1f} | {_median(bare_runs, 'p99'):.1f} "
+            f"| {wrong}, {unanswered} | {', '.join(f'{r:.3f}' for r in ratios)}"
+            f"{f' ({missing} missing)' if missing else ''} "
+            f"| **{statistics.median(ratios):.3f}** |"
         )
     return "\n".join(lines)
 
@@ -860,7 +876,8 @@ def main() -> None:
             wrk_runs: dict[str, list[WrkRun | None]] = {}
             for name, path in reads.items():
                 for round_ in range(1, WRK_ROUNDS + 1):
-                    for target in (server, ceiling):
+                    pair = (server, ceiling) if round_ % 2 else (ceiling, server)
+                    for target in pair:
                         label = f"{name}-{target.name}"
                         log(
                             f"read path {path} on {target.name}: wrk, {args.ceiling_users} "
@@ -1069,8 +1086,8 @@ def write_report(
             f"**{ours.rps / bare.rps:.3f}** |"
         )
     busiest = max(steps, key=lambda s: s.users)
-    bare = [read_steps[f"{n}-ceiling"] for n in reads]
-    generator_us = max(b.generator_cpu / b.rps * 1e6 for b in bare if b.rps)
+    bare_steps = [read_steps[f"{n}-ceiling"] for n in reads]
+    generator_us = max(b.generator_cpu / b.rps * 1e6 for b in bare_steps if b.rps)
     errors = [s for s in [*steps, *read_steps.values()] if s.failures]
     errors_text = (
         "Steps with failures: "
