@@ -9,6 +9,7 @@ import structlog
 
 from shelfmark.bootstrap import Shelfmark
 from shelfmark.notifications.application.sending import send_due
+from shelfmark.seedwork.infrastructure.giving_way import in_steps
 
 log = structlog.get_logger("shelfmark.mail")
 
@@ -21,14 +22,15 @@ class MailWorker:
 
     async def round(self) -> int:
         """Sends what is due; returns how many messages were handled (sent, retried, failed)."""
-        report = await send_due(
-            self.app.events.notifications,
-            self.app.events.mailer,
-            self.app.clock,
-            max_attempts=self.app.settings.mail_max_attempts,
-            limit=BATCH,
-            first_retry=timedelta(seconds=self.app.settings.mail_first_retry_seconds),
-        )
+        with in_steps():  # a share of the loop as the requests in flight have (giving_way.py)
+            report = await send_due(
+                self.app.events.notifications,
+                self.app.events.mailer,
+                self.app.clock,
+                max_attempts=self.app.settings.mail_max_attempts,
+                limit=BATCH,
+                first_retry=timedelta(seconds=self.app.settings.mail_first_retry_seconds),
+            )
         if report.errors:
             log.warning(
                 "e-mail provider unavailable", retrying=report.retrying, failed=report.failed

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from shelfmark.notifications.domain.model import Notification, Status
 from shelfmark.notifications.infrastructure.orm import notifications
 from shelfmark.seedwork.infrastructure import inbox
-from shelfmark.seedwork.infrastructure.transaction import SqlTransaction
+from shelfmark.seedwork.infrastructure.transaction import SqlTransaction, writing
 
 
 class SqlNotificationsUnitOfWork(SqlTransaction):
@@ -57,12 +57,12 @@ class SqlNotificationQueue:
             .values(attempts=notifications.c.attempts + 1, next_attempt_at=now + lease)
             .returning(*notifications.c)
         )
-        async with self._engine.begin() as connection:
+        async with writing(self._engine) as connection:
             rows = (await connection.execute(claim)).all()
         return sorted((_notification(r) for r in rows), key=lambda n: n.created_at)
 
     async def save(self, notification: Notification) -> None:
-        async with self._engine.begin() as connection:
+        async with writing(self._engine) as connection:
             await connection.execute(
                 update(notifications)
                 .where(notifications.c.id == notification.id)
@@ -75,7 +75,7 @@ class SqlNotificationQueue:
             )
 
     async def release(self, notification: Notification, now: datetime) -> None:
-        async with self._engine.begin() as connection:
+        async with writing(self._engine) as connection:
             await connection.execute(
                 update(notifications)
                 .where(notifications.c.id == notification.id)

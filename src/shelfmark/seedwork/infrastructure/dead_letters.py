@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shelfmark.seedwork.infrastructure.envelopes import decode, encode
 from shelfmark.seedwork.infrastructure.metadata import metadata
+from shelfmark.seedwork.infrastructure.transaction import writing
 from shelfmark.seedwork.infrastructure.types import BigSerial, UtcDateTime
 from shelfmark.seedwork.messaging import Envelope
 
@@ -44,7 +45,7 @@ class SqlDeadLetters:
         self._engine = engine
 
     async def add(self, consumer: str, envelope: Envelope, error: str, at: datetime) -> None:
-        async with self._engine.begin() as connection:
+        async with writing(self._engine) as connection:
             await connection.execute(
                 dead_letters.insert().values(
                     consumer=consumer,
@@ -65,7 +66,7 @@ class SqlDeadLetters:
         return [DeadLetter(r.consumer, decode(r.envelope.encode()), r.error) for r in rows]
 
     async def remove(self, consumer: str, event_id: UUID) -> None:
-        async with self._engine.begin() as connection:
+        async with writing(self._engine) as connection:
             await connection.execute(
                 delete(dead_letters).where(
                     dead_letters.c.consumer == consumer, dead_letters.c.event_id == event_id

@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shelfmark.seedwork.infrastructure.metadata import metadata
+from shelfmark.seedwork.infrastructure.transaction import writing
 from shelfmark.seedwork.infrastructure.types import UtcDateTime
 
 idempotency_keys = Table(
@@ -63,7 +64,7 @@ class IdempotencyStore:
     async def claim(self, key: str, fingerprint: str, now: datetime) -> Claim:
         for _ in range(3):
             try:
-                async with self._engine.begin() as connection:
+                async with writing(self._engine) as connection:
                     await connection.execute(
                         idempotency_keys.insert().values(
                             key=key, fingerprint=fingerprint, created_at=now
@@ -72,7 +73,7 @@ class IdempotencyStore:
                 return Claimed()
             except IntegrityError:
                 pass
-            async with self._engine.begin() as connection:
+            async with writing(self._engine) as connection:
                 row = (
                     await connection.execute(
                         select(idempotency_keys).where(idempotency_keys.c.key == key)
@@ -93,7 +94,7 @@ class IdempotencyStore:
         return InProgress()
 
     async def complete(self, key: str, response: StoredResponse) -> None:
-        async with self._engine.begin() as connection:
+        async with writing(self._engine) as connection:
             await connection.execute(
                 update(idempotency_keys)
                 .where(idempotency_keys.c.key == key)
@@ -107,5 +108,5 @@ class IdempotencyStore:
 
     async def release(self, key: str) -> None:
         """Forgets a claim whose request failed on our side, so the client may retry it."""
-        async with self._engine.begin() as connection:
+        async with writing(self._engine) as connection:
             await connection.execute(delete(idempotency_keys).where(idempotency_keys.c.key == key))

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from shelfmark.seedwork.clock import Clock
 from shelfmark.seedwork.infrastructure.dead_letters import SqlDeadLetters
 from shelfmark.seedwork.infrastructure.delivery import deliver
+from shelfmark.seedwork.infrastructure.giving_way import give_way, in_steps
 from shelfmark.seedwork.messaging import DeadLetterFailed, Envelope, EventConsumer
 
 
@@ -32,10 +33,12 @@ class InProcessBus:
         self._backoff = backoff_seconds
 
     async def publish(self, envelopes: Sequence[Envelope]) -> int:
-        for envelope in envelopes:
-            for consumer in self._consumers:
-                if envelope.event_type in consumer.event_types:
-                    await self.deliver(consumer, envelope)
+        with in_steps():  # a share of the loop as the requests in flight have (giving_way.py)
+            for envelope in envelopes:
+                await give_way()
+                for consumer in self._consumers:
+                    if envelope.event_type in consumer.event_types:
+                        await self.deliver(consumer, envelope)
         return len(envelopes)
 
     async def deliver(self, consumer: EventConsumer, envelope: Envelope) -> None:

@@ -29,6 +29,8 @@ from typing import Any
 
 import aiosqlite
 
+from shelfmark.seedwork.infrastructure.giving_way import give_way
+
 FIRST_LOCK_RETRY_SECONDS = 0.001
 LONGEST_LOCK_RETRY_SECONDS = 0.05
 
@@ -75,7 +77,7 @@ class InlineConnection(aiosqlite.Connection):
                 return await self._begin(fn, *args, **kwargs)
             # Nothing else here waits, so this is where a read lets the loop run its other
             # tasks: a coroutine that reads in a loop would otherwise never give way.
-            await asyncio.sleep(0)
+            await give_way()
         return fn(*args, **kwargs)
 
     async def _begin(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:

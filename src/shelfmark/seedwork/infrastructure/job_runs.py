@@ -9,6 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shelfmark.seedwork.infrastructure.metadata import metadata
+from shelfmark.seedwork.infrastructure.transaction import writing
 from shelfmark.seedwork.infrastructure.types import UtcDateTime
 from shelfmark.seedwork.infrastructure.unit_of_work import is_unique_violation
 
@@ -29,7 +30,7 @@ class SqlJobRuns:
     async def claim(self, job: str, day: date, now: datetime) -> bool:
         """True for exactly one caller per (job, day), across processes."""
         try:
-            async with self._engine.begin() as connection:
+            async with writing(self._engine) as connection:
                 await connection.execute(job_runs.insert().values(job=job, day=day, started_at=now))
         except IntegrityError as error:
             if is_unique_violation(error):
@@ -39,13 +40,13 @@ class SqlJobRuns:
 
     async def release(self, job: str, day: date) -> None:
         """Gives up a claim whose run failed, so the next look at the clock tries again."""
-        async with self._engine.begin() as connection:
+        async with writing(self._engine) as connection:
             await connection.execute(
                 delete(job_runs).where(job_runs.c.job == job, job_runs.c.day == day)
             )
 
     async def finish(self, job: str, day: date, now: datetime) -> None:
-        async with self._engine.begin() as connection:
+        async with writing(self._engine) as connection:
             await connection.execute(
                 update(job_runs)
                 .where(job_runs.c.job == job, job_runs.c.day == day)

@@ -33,8 +33,18 @@ async def reading(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
     if shared is not None and shared[0] is engine and shared[2] is asyncio.current_task():
         yield shared[1]
         return
-    async with engine.connect() as connection:
+    if engine.dialect.name != "sqlite":
+        async with engine.connect() as connection:  # closed in a task of its own, shielded
+            yield connection
+        return
+    # Inline SQLite (inline_sqlite.py): the close runs to its end without suspending, so no
+    # cancellation can cut it short, and it needs no task of its own, whose start would cost
+    # this task a turn of the loop.
+    connection = await engine.connect()
+    try:
         yield connection
+    finally:
+        await connection.close()
 
 
 @asynccontextmanager

@@ -21,6 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from shelfmark.seedwork.infrastructure.envelopes import envelope_from_row
 from shelfmark.seedwork.infrastructure.outbox import outbox
+from shelfmark.seedwork.infrastructure.reading import reading
+from shelfmark.seedwork.infrastructure.transaction import writing
 from shelfmark.seedwork.messaging import EventPublisher
 
 log = structlog.get_logger("shelfmark.relay")
@@ -48,24 +50,24 @@ class OutboxRelay:
         """Publishes one batch; returns how many rows were marked published. When the transport
         failed, the attempt is counted on the row it stopped at and the error is raised."""
         if self._lock_rows:
-            async with self._write.begin() as connection:
+            async with writing(self._write) as connection:
                 rows = await self._claim(connection)
                 delivered, error = await self._deliver(rows)
                 await self._mark(connection, rows, delivered, error, now)
         else:
             # No write transaction may be open while in-process consumers write.
-            async with self._read.connect() as reader:
+            async with reading(self._read) as reader:
                 rows = await self._unblocked(reader, await self._batch(reader, lock=False))
             delivered, error = await self._deliver(rows)
             if rows:
-                async with self._write.begin() as connection:
+                async with writing(self._write) as connection:
                     await self._mark(connection, rows, delivered, error, now)
         if error is not None:
             raise error
         return delivered
 
     async def pending(self) -> int:
-        async with self._read.connect() as connection:
+        async with reading(self._read) as connection:
             query = select(func.count()).select_from(outbox).where(outbox.c.published_at.is_(None))
             return int(await connection.scalar(query) or 0)
 
@@ -76,7 +78,7 @@ class OutboxRelay:
             .where(outbox.c.published_at.is_not(None), outbox.c.published_at < published_before)
             .limit(PRUNE_BATCH)
         )
-        async with self._write.begin() as connection:
+        async with writing(self._write) as connection:
             result = await connection.execute(delete(outbox).where(outbox.c.position.in_(old)))
         return int(result.rowcount or 0)
 

@@ -1,13 +1,22 @@
 """One database transaction as an async context: a connection and its transaction on enter,
-rolled back (unless committed) and closed on exit. The base of every unit of work."""
+rolled back (unless committed) and closed on exit. The base of every unit of work, and of
+`writing`, the statements that need no unit of work.
+
+The connection is closed here, not by SQLAlchemy's `async with engine.begin()`, which closes it
+in a task of its own: on SQLite that kept the one write connection out of the pool for a turn
+of the loop after each transaction, and every other writer waiting for it (the mail sender's
+one transaction a message made the writers queue behind each other under load)."""
 
 from __future__ import annotations
 
-import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from types import TracebackType
 from typing import Self
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from shelfmark.seedwork.infrastructure.giving_way import give_way
 
 
 class SqlTransaction:
@@ -21,7 +30,7 @@ class SqlTransaction:
         # statements run inline, a task writing in a loop would otherwise never let the loop
         # run; yielding with the one write connection held made every other writer wait for a
         # whole turn of a busy loop (inline_sqlite.py).
-        await asyncio.sleep(0)
+        await give_way()
         self.connection = await self._engine.connect()
         await self.connection.begin()
         return self
@@ -37,3 +46,12 @@ class SqlTransaction:
                 await self.connection.rollback()
         finally:
             await self.connection.close()
+
+
+@asynccontextmanager
+async def writing(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """As `engine.begin()`: a transaction committed at the end of the block, rolled back if it
+    raises."""
+    async with SqlTransaction(engine) as transaction:
+        yield transaction.connection
+        await transaction.connection.commit()
