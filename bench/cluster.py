@@ -204,7 +204,7 @@ def main() -> None:
             harness.log(f"cluster at {target.url}: {processes} API processes, {target.pids()}")
 
             def mix(label: str, users: int, seconds: float) -> harness.Step:
-                return harness.run_locust(
+                step = harness.run_locust(
                     label,
                     target,
                     users,
@@ -216,6 +216,8 @@ def main() -> None:
                     work,
                     [],
                 )
+                harness.catch_up(step, lambda: asyncio.run(_backlog(database)))
+                return step
 
             harness.log("warming up: 16 users, 10 s")
             mix("warmup", 16, 10)
@@ -242,6 +244,18 @@ def main() -> None:
     write_report(
         args, steps, wrk_runs, reads, processes, seed_seconds, time.monotonic() - started, settle
     )
+
+
+async def _backlog(database: str) -> tuple[int, int]:
+    connection = await asyncpg.connect(
+        host="127.0.0.1", port=5432, user="postgres", database=database
+    )
+    try:
+        row = await connection.fetchrow(harness.BACKLOG_SQL)
+    finally:
+        await connection.close()
+    assert row is not None
+    return int(row[0]), int(row[1])
 
 
 async def _vacuum(database: str) -> None:
@@ -323,7 +337,12 @@ Against the goals of #9: {goal_64}; {goal_32}.
 ## The 93/7 mix, step by step
 
 Latencies in ms (Locust rounds them), errors = failed requests / all requests. A business
-refusal (409) is an expected answer and not an error.
+refusal (409) is an expected answer and not an error. The last three columns are what the
+server still owed when the step's load stopped, counted in its database: events its outbox
+relay had not yet handed to the consumers, e-mails queued, and the seconds it then took to
+owe nothing (e-mail goes out every 2 s, so a server that keeps up may owe a couple of
+seconds' worth). A step whose backlog grows with its length measured a rate the server
+cannot keep.
 
 {harness.table(steps)}
 

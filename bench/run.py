@@ -35,6 +35,7 @@ import random
 import resource
 import shutil
 import socket
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -329,10 +330,52 @@ class Step:
     rss_samples: list[tuple[float, float]] = field(default_factory=list)  # (s, MB) of the largest
     mix: dict[str, Any] = field(default_factory=dict)
     endpoints: list[dict[str, Any]] = field(default_factory=list)
+    #: What the server still owed when the load stopped (`catch_up`): events not yet handed to
+    #: the consumers, e-mails queued, and the seconds until it owed nothing (inf: not within
+    #: CATCH_UP_LIMIT_SECONDS). None: not measured (the read-path runs write nothing).
+    events_behind: int | None = None
+    mail_queued: int | None = None
+    caught_up_seconds: float | None = None
 
     @property
     def error_rate(self) -> float:
         return self.failures / self.requests if self.requests else 0.0
+
+
+#: The server's debts, counted in its database: events the relay has not handed on, e-mails
+#: waiting to be sent (queued, their time come or not).
+BACKLOG_SQL = (
+    "SELECT (SELECT count(*) FROM outbox WHERE published_at IS NULL),"
+    " (SELECT count(*) FROM notifications WHERE status = 'queued')"
+)
+CATCH_UP_LIMIT_SECONDS = 60.0
+
+Backlog = Callable[[], tuple[int, int]]
+
+
+def sqlite_backlog(database: Path) -> Backlog:
+    def count() -> tuple[int, int]:
+        with contextlib.closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as db:
+            events, mail = db.execute(BACKLOG_SQL).fetchone()
+        return int(events), int(mail)
+
+    return count
+
+
+def catch_up(step: Step, backlog: Backlog) -> None:
+    """Records what the server owed when the load stopped, then waits (up to
+    CATCH_UP_LIMIT_SECONDS) until it owes nothing. A throughput whose events and e-mails pile
+    up is not one the server can keep: the backlog says whether the step's figure is. (E-mail
+    is sent every `mail_poll_seconds`, 2 s, so a server that keeps up can owe a few seconds'
+    worth of it and take that long to catch up.)"""
+    started = time.monotonic()
+    step.events_behind, step.mail_queued = backlog()
+    while time.monotonic() - started < CATCH_UP_LIMIT_SECONDS:
+        if backlog() == (0, 0):
+            step.caught_up_seconds = time.monotonic() - started
+            return
+        time.sleep(0.25)
+    step.caught_up_seconds = float("inf")
 
 
 def run_locust(
@@ -575,7 +618,16 @@ def row(step: Step) -> list[str]:
         f"{step.server_rss_mb:.0f}",
         f"{step.generator_cpu:.0%}",
         f"{step.machine_cpu:.0%}",
+        "-" if step.events_behind is None else str(step.events_behind),
+        "-" if step.mail_queued is None else str(step.mail_queued),
+        caught_up_text(step.caught_up_seconds),
     ]
+
+
+def caught_up_text(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    return f"> {CATCH_UP_LIMIT_SECONDS:.0f}" if seconds == float("inf") else f"{seconds:.1f}"
 
 
 HEADER = [
@@ -591,6 +643,9 @@ HEADER = [
     "peak RSS MB",
     "generator CPU",
     "machine CPU",
+    "events behind",
+    "e-mails queued",
+    "caught up s",
 ]
 
 
@@ -800,7 +855,7 @@ def main() -> None:
             (work / "bodies.json").write_text(json.dumps(bodies))
 
             def mix(label: str, users: int, seconds: float, profile: Path | None = None) -> Step:
-                return run_locust(
+                step = run_locust(
                     label,
                     server,
                     users,
@@ -813,6 +868,8 @@ def main() -> None:
                     generator_prefix,
                     profile,
                 )
+                catch_up(step, sqlite_backlog(database))
+                return step
 
             log("warming up: 16 users, 10 s")
             mix("warmup", 16, 10)
@@ -933,6 +990,9 @@ def write_csv(path: Path, steps: list[Step]) -> None:
                 "machine_cpu",
                 "read_share",
                 "write_share",
+                "events_behind",
+                "mail_queued",
+                "caught_up_seconds",
             ]
         )
         for s in steps:
@@ -952,6 +1012,9 @@ def write_csv(path: Path, steps: list[Step]) -> None:
                     f"{s.machine_cpu:.3f}",
                     f"{s.mix.get('read_share', 1.0):.4f}",
                     f"{s.mix.get('write_share', 0.0):.4f}",
+                    "" if s.events_behind is None else s.events_behind,
+                    "" if s.mail_queued is None else s.mail_queued,
+                    "" if s.caught_up_seconds is None else f"{s.caught_up_seconds:.2f}",
                 ]
             )
 
@@ -1129,7 +1192,11 @@ Written by `bench/run.py`; regenerate with `{run.command}`. Raw numbers in
 
 Latencies in ms (Locust rounds them), errors = failed requests / all requests. A business
 refusal (409: no copy available, loan limit, renewal limit, duplicate hold) is an expected
-answer and not an error.
+answer and not an error. The last three columns are what the server still owed when
+the step's load stopped, counted in its database: events its outbox relay had not yet handed
+to the consumers, e-mails queued, and the seconds it then took to owe nothing (e-mail goes out
+every 2 s, so a server that keeps up may owe a couple of seconds' worth). A step whose backlog
+grows with its length measured a rate the server cannot keep.
 
 {table(steps)}
 
