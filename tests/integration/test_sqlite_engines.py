@@ -8,14 +8,18 @@ import asyncio
 import sqlite3
 import threading
 import time
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select, text
 from sqlalchemy.exc import OperationalError
 
+from shelfmark.seedwork.infrastructure import database
 from shelfmark.seedwork.infrastructure.database import Engines
 from shelfmark.seedwork.infrastructure.inline_sqlite import InlineConnection
 from shelfmark.seedwork.infrastructure.job_runs import job_runs
+from shelfmark.seedwork.infrastructure.transaction import writing
+from tests.support.databases import sqlite_copy
 
 
 async def test_writers_take_turns_in_the_order_they_asked(sqlite_engines: Engines) -> None:
@@ -75,6 +79,11 @@ async def write_one(engines: Engines) -> None:
         await connection.execute(select(job_runs))
 
 
+async def write_one_of_ours(engines: Engines) -> None:
+    async with writing(engines.write) as connection:
+        await connection.execute(select(job_runs))
+
+
 async def writer_waiting_for_another_process(
     engines: Engines,
 ) -> tuple[sqlite3.Connection, asyncio.Task[None]]:
@@ -113,3 +122,25 @@ async def test_a_writer_cancelled_while_it_waits_for_the_lock_stops_waiting_at_o
     assert time.monotonic() - started < 5  # not the rest of the 30 s busy timeout
     release(other_process)
     await asyncio.wait_for(write_one(sqlite_engines), timeout=10)  # the writer still works
+
+
+async def test_a_transaction_whose_wait_for_the_lock_runs_out_gives_its_connection_back(
+    sqlite_template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(database, "SQLITE_BUSY_TIMEOUT_MS", 200)
+    engines = sqlite_copy(sqlite_template, tmp_path)
+    kept: list[BaseException] = []
+    try:
+        other_process = sqlite3.connect(str(engines.write.url.database), isolation_level=None)
+        other_process.execute("BEGIN IMMEDIATE")
+        try:
+            await write_one_of_ours(engines)
+        except OperationalError as error:
+            kept.append(error)  # as the relay keeps its error through its backoff
+        release(other_process)
+
+        assert kept  # its traceback holds the transaction, which must not hold the connection
+        assert engines.write.pool.checkedout() == 0  # type: ignore[attr-defined]
+        await asyncio.wait_for(write_one_of_ours(engines), timeout=5)
+    finally:
+        await engines.dispose()

@@ -1,5 +1,6 @@
 """A task gives way to the others at each `give_way`, unless it runs `in_steps`: then once a
-step is over, a step lasting at least `STEP_SECONDS` and half as long as the others just ran."""
+step is over, a step lasting half as long as the others just ran, within `STEP_SECONDS` and
+`LONGEST_STEP_SECONDS`."""
 
 from __future__ import annotations
 
@@ -74,15 +75,34 @@ async def test_a_step_lasts_half_as_long_as_the_others_ran_before_it(
     others: Callable[[float], Turns], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(giving_way, "STEP_SECONDS", 0.0)
+    monkeypatch.setattr(giving_way, "LONGEST_STEP_SECONDS", 60.0)
     turns = others(0.4)  # a request that holds the loop for 0.4 s a turn
+    loop = asyncio.get_running_loop()
 
     with in_steps():
+        gave_way = loop.time()
         await give_way()  # the first step is over at once: the other one runs its 0.4 s
+        waited = loop.time() - gave_way
         assert turns.count == 1
-        for _ in range(50):  # within the next 0.2 s: the same step
+        for _ in range(50):  # at once: the same step
             await give_way()
         assert turns.count == 1
-        time.sleep(0.25)  # noqa: ASYNC251 (this step's own work, past its end)
+        time.sleep(giving_way.SHARE * waited + 0.05)  # noqa: ASYNC251 (this step's own work)
+        await give_way()
+        assert turns.count == 2
+
+
+async def test_a_step_is_never_longer_than_the_longest(
+    others: Callable[[float], Turns], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(giving_way, "LONGEST_STEP_SECONDS", 0.05)
+    turns = others(0.4)
+
+    with in_steps():
+        time.sleep(giving_way.STEP_SECONDS)  # noqa: ASYNC251 (past the first step)
+        await give_way()
+        assert turns.count == 1
+        time.sleep(0.06)  # noqa: ASYNC251 (past the longest step, well short of 0.2 s)
         await give_way()
         assert turns.count == 2
 

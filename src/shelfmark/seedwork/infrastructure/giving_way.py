@@ -10,7 +10,7 @@ same process: the outbox relay's in-process delivery paid a turn for each transa
 of each consumer (five or more an event) and the mail sender one or two a message, so under a
 steady load of 32 to 64 users they fell further behind the commands feeding them for as long as
 the load lasted (docs/performance.md). They run `in_steps` instead: after giving way, a step
-goes on for half as long as the others just ran (`SHARE`), at least `STEP_SECONDS`. So a
+goes on for half as long as the others just ran (`SHARE`), 5 to 50 ms. So a
 background task that has work waiting gets a share of the loop that grows with the load, where
 one turn per transaction gave it less the more requests were in flight; and a task that has
 none takes nothing. A step still waits where it must (a lock held by another process, a full
@@ -25,8 +25,12 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 
-#: The shortest step of a task `in_steps`, and its length against the others' turn just before.
+#: A step of a task `in_steps`: half as long as the others' turn just before it (`SHARE`),
+#: within these bounds. The longest keeps one slow turn (a checkpoint, a collection) from
+#: buying a long step, and two tasks in steps, each measuring the other's step in its wait,
+#: from lengthening each other's.
 STEP_SECONDS = 0.005
+LONGEST_STEP_SECONDS = 0.05
 SHARE = 0.5
 
 
@@ -48,7 +52,7 @@ async def give_way() -> None:
     await asyncio.sleep(0)
     if step is not None:
         now = loop.time()
-        step.ends = now + max(STEP_SECONDS, SHARE * (now - gave_way))
+        step.ends = now + min(max(STEP_SECONDS, SHARE * (now - gave_way)), LONGEST_STEP_SECONDS)
 
 
 @contextmanager

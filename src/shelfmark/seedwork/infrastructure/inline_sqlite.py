@@ -16,7 +16,8 @@ busy after a cancellation, and closing it from the loop would then block.) Nothi
 once a transaction holds the write lock its statements need no other, and a WAL reader does
 not wait for the writer. Since nothing waits, each read's `BEGIN` yields to the loop once, and
 each write transaction before it takes the write connection (`transaction.py`), so that a task
-running transactions back to back cannot starve the others.
+running transactions back to back cannot starve the others (the background work, once per
+step: `giving_way.py`).
 """
 
 from __future__ import annotations
@@ -76,7 +77,8 @@ class InlineConnection(aiosqlite.Connection):
                 # for a whole turn of a busy loop.
                 return await self._begin(fn, *args, **kwargs)
             # Nothing else here waits, so this is where a read lets the loop run its other
-            # tasks: a coroutine that reads in a loop would otherwise never give way.
+            # tasks (once per step `in_steps`, giving_way.py): a coroutine that reads in a loop
+            # would otherwise never give way.
             await give_way()
         return fn(*args, **kwargs)
 

@@ -37,9 +37,9 @@ async def reading(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
         async with engine.connect() as connection:  # closed in a task of its own, shielded
             yield connection
         return
-    # Inline SQLite (inline_sqlite.py): the close runs to its end without suspending, so no
-    # cancellation can cut it short, and it needs no task of its own, whose start would cost
-    # this task a turn of the loop.
+    # SQLite's statements run inline (inline_sqlite.py): the close runs to its end without
+    # suspending, so no cancellation can cut it short, and it needs no task of its own, whose
+    # start would cost this task a turn of the loop.
     connection = await engine.connect()
     try:
         yield connection

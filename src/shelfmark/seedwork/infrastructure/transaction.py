@@ -5,7 +5,8 @@ rolled back (unless committed) and closed on exit. The base of every unit of wor
 The connection is closed here, not by SQLAlchemy's `async with engine.begin()`, which closes it
 in a task of its own: on SQLite that kept the one write connection out of the pool for a turn
 of the loop after each transaction, and every other writer waiting for it (the mail sender's
-one transaction a message made the writers queue behind each other under load)."""
+one transaction a message made the writers queue behind each other under load). On SQLite the
+close cannot suspend (`inline_sqlite.py`), so no cancellation can cut it short either."""
 
 from __future__ import annotations
 
@@ -26,13 +27,18 @@ class SqlTransaction:
         self._engine = engine
 
     async def __aenter__(self) -> Self:
-        # Give way once per transaction, before taking a connection: on SQLite, where
+        # Give way once per transaction (once per step `in_steps`), before taking a
+        # connection: on SQLite, where
         # statements run inline, a task writing in a loop would otherwise never let the loop
         # run; yielding with the one write connection held made every other writer wait for a
         # whole turn of a busy loop (inline_sqlite.py).
         await give_way()
         self.connection = await self._engine.connect()
-        await self.connection.begin()
+        try:
+            await self.connection.begin()
+        except BaseException:  # a BEGIN that failed or was cancelled waiting for the lock
+            await self.connection.close()
+            raise
         return self
 
     async def __aexit__(
@@ -51,7 +57,12 @@ class SqlTransaction:
 @asynccontextmanager
 async def writing(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
     """As `engine.begin()`: a transaction committed at the end of the block, rolled back if it
-    raises."""
+    raises. On PostgreSQL it is `engine.begin()`, whose close (a round trip to the server) no
+    cancellation can cut short; on SQLite a `SqlTransaction`."""
+    if engine.dialect.name != "sqlite":
+        async with engine.begin() as connection:
+            yield connection
+        return
     async with SqlTransaction(engine) as transaction:
         yield transaction.connection
         await transaction.connection.commit()
