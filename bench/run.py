@@ -588,15 +588,23 @@ class Report:
     command: str  # how to run it again
 
 
+def commit_measured() -> str:
+    """The checkout's commit, and whether its tree had uncommitted changes (earlier reports in
+    bench/results are this harness's output, not what it measures)."""
+    changed = git("status", "--porcelain", "--", ".", ":(exclude)bench/results")
+    dirty = " (plus uncommitted changes)" if changed else ""
+    return git("rev-parse", "--short", "HEAD") + dirty
+
+
+#: Taken when the run starts, with the servers it starts: a commit made while it runs is not
+#: what it measured.
+COMMIT = commit_measured()
+
+
 def report_of(out: Path, mode: str, command: str) -> Report:
     now = datetime.now(UTC)
     out.mkdir(parents=True, exist_ok=True)
-    # Earlier reports in bench/results are this harness's output, not what it measures.
-    changed = git("status", "--porcelain", "--", ".", ":(exclude)bench/results")
-    dirty = " (plus uncommitted changes)" if changed else ""
-    return Report(
-        now, out / f"{now:%Y-%m-%d}-{mode}", git("rev-parse", "--short", "HEAD") + dirty, command
-    )
+    return Report(now, out / f"{now:%Y-%m-%d}-{mode}", COMMIT, command)
 
 
 def make_command(target: str) -> str:
@@ -1088,6 +1096,9 @@ Written by `bench/run.py --soak`; regenerate with `{run.command}`.
 |---|---|---|---|---|---|---|
 | {step.requests} | {step.error_rate:.2%} | {step.p50:.0f} | {step.p95:.0f} | {step.p99:.0f} | \
 {step.rps:.0f} | {step.server_cpu:.0%} |
+
+Left behind when the load stopped: {step.events_behind} events not yet relayed and \
+{step.mail_queued} e-mails queued, all handled {caught_up_text(step.caught_up_seconds)} s later.
 
 Memory of the API process (goal: under 250 MB with no upward trend):
 
