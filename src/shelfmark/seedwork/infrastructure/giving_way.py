@@ -10,11 +10,11 @@ same process: the outbox relay's in-process delivery paid a turn for each transa
 of each consumer (five or more an event) and the mail sender one or two a message, so under a
 steady load of 32 to 64 users they fell further behind the commands feeding them for as long as
 the load lasted (docs/performance.md). They run `in_steps` instead: after giving way, a step
-goes on for half as long as the others just ran (`SHARE`), 5 to 50 ms. So a
-background task that has work waiting gets a share of the loop that grows with the load, where
-one turn per transaction gave it less the more requests were in flight; and a task that has
-none takes nothing. A step still waits where it must (a lock held by another process, a full
-pool, a network call), and such a wait lets the others run too.
+goes on for half as long as the others just ran (`SHARE`), 5 to 50 ms. So a background task
+that has work waiting gets a share of the loop that grows with the load, where one turn per
+transaction gave it less the more requests were in flight; and a task that has none takes
+nothing. A step still waits where it must (a lock held by another process, a full pool, a
+network call), and such a wait lets the others run too.
 """
 
 from __future__ import annotations
