@@ -11,13 +11,14 @@ import time
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import event, select, text
 from sqlalchemy.exc import OperationalError
 
 from shelfmark.seedwork.infrastructure import database
 from shelfmark.seedwork.infrastructure.database import Engines
 from shelfmark.seedwork.infrastructure.inline_sqlite import InlineConnection
 from shelfmark.seedwork.infrastructure.job_runs import job_runs
+from shelfmark.seedwork.infrastructure.reading import reading
 from shelfmark.seedwork.infrastructure.transaction import writing
 from tests.support.databases import sqlite_copy
 
@@ -72,6 +73,42 @@ async def test_a_failed_read_raises_and_leaves_its_connection_usable(
             await connection.execute(text("SELECT * FROM no_such_table"))
         await connection.rollback()
         assert await connection.scalar(text("SELECT 1")) == 1
+
+
+async def read_one(engines: Engines) -> None:
+    async with reading(engines.read) as connection:
+        assert await connection.scalar(text("SELECT 1")) == 1
+
+
+async def test_readers_in_flight_together_take_one_connection(sqlite_engines: Engines) -> None:
+    """A reader gives way before it takes a connection, not while it holds one: 40 readers in
+    flight at once hold one between them, where each holding one across a turn of the loop
+    opened as many as the pool allows (and closed the extra ones again)."""
+    await read_one(sqlite_engines)
+    opened: list[object] = []
+    event.listen(sqlite_engines.read.sync_engine, "connect", lambda *_: opened.append(1))
+
+    await asyncio.gather(*(read_one(sqlite_engines) for _ in range(40)))
+
+    assert opened == []
+
+
+async def test_a_task_reading_in_a_loop_lets_the_others_run(sqlite_engines: Engines) -> None:
+    ran: list[str] = []
+
+    async def reader() -> None:
+        for _ in range(3):
+            await read_one(sqlite_engines)
+            ran.append("read")
+
+    async def other() -> None:
+        for _ in range(3):
+            ran.append("other")
+            await asyncio.sleep(0)
+
+    await asyncio.gather(reader(), other())
+
+    assert ran == ["other", "read", "other", "read", "other", "read"]
 
 
 async def write_one(engines: Engines) -> None:

@@ -2,8 +2,8 @@
 
 On SQLite, statements run inline on the loop's thread (`inline_sqlite.py`), so nothing makes a
 busy task give way by itself: a transaction gives way once before it takes its connection
-(`transaction.py`), a read once before its `BEGIN`. Each such turn waits for every other ready
-task's slice, and under load that is tens of milliseconds.
+(`transaction.py`), a read once before it takes its own (`reading.py`). Each such turn waits for
+every other ready task's slice, and under load that is tens of milliseconds.
 
 That suits a request, which gives way a few times in all. It starved the background work in the
 same process: the outbox relay's in-process delivery paid a turn for each transaction and read

@@ -14,10 +14,11 @@ set): its `BEGIN` fails at once when the lock is taken, and is tried again after
 request cancelled while it waits stops waiting. (A worker thread would keep the connection
 busy after a cancellation, and closing it from the loop would then block.) Nothing else waits:
 once a transaction holds the write lock its statements need no other, and a WAL reader does
-not wait for the writer. Since nothing waits, each read's `BEGIN` yields to the loop once, and
-each write transaction before it takes the write connection (`transaction.py`), so that a task
-running transactions back to back cannot starve the others (the background work, once per
-step: `giving_way.py`).
+not wait for the writer. Since nothing waits, a read gives way to the loop once before it takes
+its connection (`reading.py`), and a write transaction before it takes the write connection
+(`transaction.py`), so that a task reading or writing back to back cannot starve the others
+(the background work, once per step: `giving_way.py`), and no task holds a connection while
+the others run.
 """
 
 from __future__ import annotations
@@ -29,8 +30,6 @@ from collections.abc import Callable, Generator
 from typing import Any
 
 import aiosqlite
-
-from shelfmark.seedwork.infrastructure.giving_way import give_way
 
 FIRST_LOCK_RETRY_SECONDS = 0.001
 LONGEST_LOCK_RETRY_SECONDS = 0.05
@@ -70,16 +69,8 @@ class InlineConnection(aiosqlite.Connection):
     async def _execute(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         if not self._running or not self._connection:
             raise ValueError("Connection closed")
-        if _is_begin(args):
-            if self._lock_wait_seconds is not None:
-                # The one write connection: a transaction gives way before it takes the
-                # connection (transaction.py), not here, where every other writer would wait
-                # for a whole turn of a busy loop.
-                return await self._begin(fn, *args, **kwargs)
-            # Nothing else here waits, so this is where a read lets the loop run its other
-            # tasks (once per step `in_steps`, giving_way.py): a coroutine that reads in a loop
-            # would otherwise never give way.
-            await give_way()
+        if self._lock_wait_seconds is not None and _is_begin(args):
+            return await self._begin(fn, *args, **kwargs)
         return fn(*args, **kwargs)
 
     async def _begin(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:

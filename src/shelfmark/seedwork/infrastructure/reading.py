@@ -20,6 +20,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from shelfmark.seedwork.infrastructure.giving_way import give_way
+
 _shared: ContextVar[tuple[AsyncEngine, AsyncConnection, asyncio.Task[Any] | None] | None] = (
     ContextVar("shelfmark_shared_read_connection", default=None)
 )
@@ -37,9 +39,14 @@ async def reading(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
         async with engine.connect() as connection:  # closed in a task of its own, shielded
             yield connection
         return
-    # SQLite's statements run inline (inline_sqlite.py): the close runs to its end without
+    # SQLite's statements run inline (inline_sqlite.py), so nothing makes a reader give way by
+    # itself. It gives way here, before it takes a connection: given way with the connection
+    # held (at its `BEGIN`), every request in flight held one across a whole turn of the loop,
+    # more than the pool keeps, so under load connections were opened (each preparing its
+    # statements anew) and closed again for most reads. The close runs to its end without
     # suspending, so no cancellation can cut it short, and it needs no task of its own, whose
     # start would cost this task a turn of the loop.
+    await give_way()
     connection = await engine.connect()
     try:
         yield connection
