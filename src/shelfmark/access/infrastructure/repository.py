@@ -31,16 +31,15 @@ class SqlAlchemyAccountRepository(SqlRepository[Account]):
         return self._seen.get(row.id) or self._track(_account(row))
 
     async def _insert(self, account: Account) -> None:
-        await self.connection.execute(
-            accounts.insert().values(
-                id=account.id,
-                username=account.username,
-                role=account.role.value,
-                patron_id=account.patron_id,
-                password_hash=account.password_hash,
-                disabled=account.disabled,
-                version=account.version + 1,
-            )
+        await self._insert_row(
+            accounts,
+            id=account.id,
+            username=account.username,
+            role=account.role.value,
+            patron_id=account.patron_id,
+            password_hash=account.password_hash,
+            disabled=account.disabled,
+            version=account.version + 1,
         )
 
     async def _update(self, account: Account) -> None:

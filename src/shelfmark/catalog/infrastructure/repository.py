@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from sqlalchemy import exists, select
+from sqlalchemy import bindparam, exists, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from shelfmark.catalog.domain.model import Book, BookId, Copy, CopyId
@@ -12,6 +12,10 @@ from shelfmark.catalog.domain.values import Barcode, Circulation, Isbn
 from shelfmark.catalog.infrastructure.orm import books, copies
 from shelfmark.seedwork.infrastructure.unit_of_work import SqlRepository
 from shelfmark.seedwork.money import Money
+
+# Built once, their values given as parameters (see `SqlRepository._insert_row`).
+_ISBN_TAKEN = select(exists().where(books.c.isbn == bindparam("isbn")))
+_BARCODE_TAKEN = select(exists().where(copies.c.barcode == bindparam("barcode")))
 
 
 class SqlAlchemyBookRepository(SqlRepository[Book]):
@@ -53,23 +57,20 @@ class SqlAlchemyBookRepository(SqlRepository[Book]):
         self._track(book, new=True)
 
     async def isbn_taken(self, isbn: Isbn) -> bool:
-        query = select(exists().where(books.c.isbn == isbn.value))
-        return bool(await self.connection.scalar(query))
+        return bool(await self.connection.scalar(_ISBN_TAKEN, {"isbn": isbn.value}))
 
     async def barcode_taken(self, barcode: Barcode) -> bool:
-        query = select(exists().where(copies.c.barcode == barcode.value))
-        return bool(await self.connection.scalar(query))
+        return bool(await self.connection.scalar(_BARCODE_TAKEN, {"barcode": barcode.value}))
 
     async def _insert(self, book: Book) -> None:
-        await self.connection.execute(
-            books.insert().values(
-                id=book.id,
-                isbn=book.isbn.value if book.isbn else None,
-                title=book.title,
-                author=book.author,
-                published_year=book.published_year,
-                version=book.version + 1,
-            )
+        await self._insert_row(
+            books,
+            id=book.id,
+            isbn=book.isbn.value if book.isbn else None,
+            title=book.title,
+            author=book.author,
+            published_year=book.published_year,
+            version=book.version + 1,
         )
         await self._insert_new_copies(book)
 

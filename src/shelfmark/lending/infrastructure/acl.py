@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from sqlalchemy import Date, Integer, String, Uuid, column, select, table
+from sqlalchemy import Date, Integer, String, Uuid, bindparam, column, select, table
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from shelfmark.lending.domain.checkout import ShelfCopy
@@ -36,34 +36,40 @@ patron_records = table(
 )
 
 
+# Built once, their values given as parameters: building these and their cache keys cost
+# more than SQLite takes to answer them.
+_BOOK = select(catalog_books.c.id).where(catalog_books.c.id == bindparam("book_id"))
+_BOOK_LOCKED = _BOOK.with_for_update()
+_OPEN_LOAN = (
+    select(loans.c.id)
+    .where(loans.c.copy_id == catalog_copies.c.id, loans.c.returned_at.is_(None))
+    .exists()
+)
+_HELD_FOR = (
+    select(holds.c.patron_id)
+    .where(holds.c.copy_id == catalog_copies.c.id, holds.c.status == HoldStatus.READY.value)
+    .scalar_subquery()
+)
+_SHELF = (
+    select(catalog_copies, _OPEN_LOAN.label("on_loan"), _HELD_FOR.label("held_for"))
+    .where(catalog_copies.c.book_id == bindparam("book_id"))
+    .order_by(catalog_copies.c.barcode)
+)
+
+
 class SqlCopyAvailability:
     def __init__(self, connection: AsyncConnection, *, lock: bool) -> None:
         self.connection = connection
         self._lock = lock
 
     async def shelf_copies(self, book_id: UUID) -> list[ShelfCopy] | None:
-        book = select(catalog_books.c.id).where(catalog_books.c.id == book_id)
-        if self._lock:
-            # One title's circulation (borrow, return, holds) takes turns on PostgreSQL, so a
-            # copy is never lent and kept on the hold shelf at once (SQLite is serial already).
-            book = book.with_for_update()
-        if await self.connection.scalar(book) is None:
+        # With the lock, one title's circulation (borrow, return, holds) takes turns on
+        # PostgreSQL, so a copy is never lent and kept on the hold shelf at once (SQLite is
+        # serial already).
+        book = _BOOK_LOCKED if self._lock else _BOOK
+        if await self.connection.scalar(book, {"book_id": book_id}) is None:
             return None
-        open_loan = (
-            select(loans.c.id)
-            .where(loans.c.copy_id == catalog_copies.c.id, loans.c.returned_at.is_(None))
-            .exists()
-        )
-        held_for = (
-            select(holds.c.patron_id)
-            .where(holds.c.copy_id == catalog_copies.c.id, holds.c.status == HoldStatus.READY.value)
-            .scalar_subquery()
-        )
-        rows = await self.connection.execute(
-            select(catalog_copies, open_loan.label("on_loan"), held_for.label("held_for"))
-            .where(catalog_copies.c.book_id == book_id)
-            .order_by(catalog_copies.c.barcode)
-        )
+        rows = await self.connection.execute(_SHELF, {"book_id": book_id})
         return [
             ShelfCopy(
                 r.id,
@@ -82,18 +88,20 @@ class SqlCopyAvailability:
         )
 
 
+_BORROWER = select(patron_records).where(patron_records.c.id == bindparam("patron_id"))
+_BORROWER_LOCKED = _BORROWER.with_for_update()
+
+
 class SqlPatronStanding:
     def __init__(self, connection: AsyncConnection, *, lock: bool) -> None:
         self.connection = connection
         self._lock = lock
 
     async def borrower(self, patron_id: UUID) -> Borrower | None:
-        query = select(patron_records).where(patron_records.c.id == patron_id)
-        if self._lock:
-            # Serialises one patron's concurrent checkouts so the loan limit holds (PostgreSQL;
-            # SQLite's write transactions are serial already).
-            query = query.with_for_update()
-        row = (await self.connection.execute(query)).first()
+        # With the lock, one patron's concurrent checkouts take turns so the loan limit holds
+        # (PostgreSQL; SQLite's write transactions are serial already).
+        query = _BORROWER_LOCKED if self._lock else _BORROWER
+        row = (await self.connection.execute(query, {"patron_id": patron_id})).first()
         if row is None:
             return None
         return Borrower(row.id, row.category, row.suspended_reason is not None, row.card_expires_on)

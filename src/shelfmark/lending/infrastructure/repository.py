@@ -6,31 +6,48 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Row, func, select
+from sqlalchemy import Row, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from shelfmark.lending.domain.fees import EntryKind, FeeAccount, LedgerEntry
 from shelfmark.lending.domain.fines import FineTerms
 from shelfmark.lending.domain.model import Loan, LoanId, LoanStatus, LoanTerms
 from shelfmark.lending.infrastructure.orm import fee_accounts, ledger_entries, loans
+from shelfmark.seedwork.infrastructure.types import UtcDateTime
 from shelfmark.seedwork.infrastructure.unit_of_work import SqlRepository
 from shelfmark.seedwork.money import Money
+
+# The statements of the command path, built once with their values as parameters: building a
+# statement and its cache key cost more than SQLite takes to answer it.
+_LOAN = select(loans).where(loans.c.id == bindparam("loan_id"))
+_OPEN_FOR_BOOK = select(loans).where(
+    loans.c.book_id == bindparam("book_id"), loans.c.returned_at.is_(None)
+)
+_RECORD = select(
+    func.count(), func.count().filter(loans.c.due_at < bindparam("now", type_=UtcDateTime()))
+).where(loans.c.patron_id == bindparam("patron_id"), loans.c.returned_at.is_(None))
+_ACCOUNT_VERSION = select(fee_accounts.c.version).where(
+    fee_accounts.c.patron_id == bindparam("patron_id")
+)
+_ENTRIES = (
+    select(ledger_entries)
+    .where(ledger_entries.c.patron_id == bindparam("patron_id"))
+    .order_by(ledger_entries.c.seq)
+)
 
 
 class SqlAlchemyLoanRepository(SqlRepository[Loan]):
     async def get(self, loan_id: UUID) -> Loan | None:
         if loan_id in self._seen:
             return self._seen[loan_id]
-        row = (await self.connection.execute(select(loans).where(loans.c.id == loan_id))).first()
+        row = (await self.connection.execute(_LOAN, {"loan_id": loan_id})).first()
         return self._track(loan_from_row(row)) if row else None
 
     def add(self, loan: Loan) -> None:
         self._track(loan, new=True)
 
     async def open_for_book(self, book_id: UUID) -> list[Loan]:
-        rows = await self.connection.execute(
-            select(loans).where(loans.c.book_id == book_id, loans.c.returned_at.is_(None))
-        )
+        rows = await self.connection.execute(_OPEN_FOR_BOOK, {"book_id": book_id})
         return [self._seen.get(r.id) or self._track(loan_from_row(r)) for r in rows]
 
     async def last_returned_for_book(self, book_id: UUID) -> Loan | None:
@@ -64,31 +81,28 @@ class SqlAlchemyLoanRepository(SqlRepository[Loan]):
         return (await self.connection.scalar(query.limit(1))) is not None
 
     async def record_of(self, patron_id: UUID, now: datetime) -> tuple[int, int]:
-        query = select(func.count(), func.count().filter(loans.c.due_at < now)).where(
-            loans.c.patron_id == patron_id, loans.c.returned_at.is_(None)
-        )
-        open_loans, overdue = (await self.connection.execute(query)).one()
+        values = {"patron_id": patron_id, "now": now}
+        open_loans, overdue = (await self.connection.execute(_RECORD, values)).one()
         return int(open_loans), int(overdue)
 
     async def _insert(self, loan: Loan) -> None:
         terms = loan.terms
-        await self.connection.execute(
-            loans.insert().values(
-                id=loan.id,
-                book_id=loan.book_id,
-                copy_id=loan.copy_id,
-                barcode=loan.barcode,
-                patron_id=loan.patron_id,
-                borrowed_at=loan.borrowed_at,
-                renewals_allowed=terms.renewals_allowed,
-                loan_period_days=terms.loan_period_days,
-                fine_per_day_cents=terms.fines.per_day.cents,
-                fine_grace_days=terms.fines.grace_days,
-                fine_cap_cents=terms.fines.cap.cents,
-                replacement_cost_cents=loan.replacement_cost.cents,
-                version=loan.version + 1,
-                **_mutable(loan),
-            )
+        await self._insert_row(
+            loans,
+            id=loan.id,
+            book_id=loan.book_id,
+            copy_id=loan.copy_id,
+            barcode=loan.barcode,
+            patron_id=loan.patron_id,
+            borrowed_at=loan.borrowed_at,
+            renewals_allowed=terms.renewals_allowed,
+            loan_period_days=terms.loan_period_days,
+            fine_per_day_cents=terms.fines.per_day.cents,
+            fine_grace_days=terms.fines.grace_days,
+            fine_cap_cents=terms.fines.cap.cents,
+            replacement_cost_cents=loan.replacement_cost.cents,
+            version=loan.version + 1,
+            **_mutable(loan),
         )
 
     async def _update(self, loan: Loan) -> None:
@@ -147,17 +161,11 @@ class SqlAlchemyFeeAccountRepository(SqlRepository[FeeAccount]):
     async def for_patron(self, patron_id: UUID) -> FeeAccount:
         if patron_id in self._seen:
             return self._seen[patron_id]
-        version = await self.connection.scalar(
-            select(fee_accounts.c.version).where(fee_accounts.c.patron_id == patron_id)
-        )
+        version = await self.connection.scalar(_ACCOUNT_VERSION, {"patron_id": patron_id})
         if version is None:
             self._stored_entries[patron_id] = 0
             return self._track(FeeAccount(patron_id), new=True)
-        rows = await self.connection.execute(
-            select(ledger_entries)
-            .where(ledger_entries.c.patron_id == patron_id)
-            .order_by(ledger_entries.c.seq)
-        )
+        rows = await self.connection.execute(_ENTRIES, {"patron_id": patron_id})
         entries = [
             LedgerEntry(r.id, EntryKind(r.kind), Money(r.amount_cents), r.at, r.loan_id)
             for r in rows
@@ -168,12 +176,11 @@ class SqlAlchemyFeeAccountRepository(SqlRepository[FeeAccount]):
         return self._track(account)
 
     async def _insert(self, account: FeeAccount) -> None:
-        await self.connection.execute(
-            fee_accounts.insert().values(
-                patron_id=account.id,
-                balance_cents=account.balance.cents,
-                version=account.version + 1,
-            )
+        await self._insert_row(
+            fee_accounts,
+            patron_id=account.id,
+            balance_cents=account.balance.cents,
+            version=account.version + 1,
         )
         await self._append_entries(account)
 

