@@ -94,6 +94,7 @@ async def test_readers_in_flight_together_take_one_connection(sqlite_engines: En
 
 
 async def test_a_task_reading_in_a_loop_lets_the_others_run(sqlite_engines: Engines) -> None:
+    """Statements run inline, so only the read's own giving way lets the other task in."""
     ran: list[str] = []
 
     async def reader() -> None:

@@ -13,7 +13,7 @@ from shelfmark.catalog.infrastructure.orm import books, copies
 from shelfmark.seedwork.infrastructure.unit_of_work import SqlRepository
 from shelfmark.seedwork.money import Money
 
-# Built once, their values given as parameters (see `SqlRepository._insert_row`).
+# Built once, their values given as parameters (see `unit_of_work._versioned_update`).
 _ISBN_TAKEN = select(exists().where(books.c.isbn == bindparam("isbn")))
 _BARCODE_TAKEN = select(exists().where(copies.c.barcode == bindparam("barcode")))
 

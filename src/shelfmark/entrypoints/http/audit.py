@@ -15,6 +15,7 @@ from sqlalchemy import select, tuple_
 from shelfmark.entrypoints.http.deps import App
 from shelfmark.entrypoints.http.responses import PageOut, page_out
 from shelfmark.seedwork.infrastructure.audit import audit_log
+from shelfmark.seedwork.infrastructure.reading import reading
 from shelfmark.seedwork.pagination import PageRequest, decode_cursor, page_of
 
 router = APIRouter(tags=["audit"])
@@ -41,7 +42,7 @@ async def audit(
     query = select(audit_log).order_by(*(c.desc() for c in order)).limit(limit + 1)
     if page.after is not None:
         query = query.where(tuple_(*order) < page.after)
-    async with app.engines.read.connect() as connection:
+    async with reading(app.engines.read) as connection:
         rows = (await connection.execute(query)).all()
     entries = [
         AuditEntry(

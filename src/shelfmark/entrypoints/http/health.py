@@ -15,6 +15,7 @@ from pydantic import BaseModel
 from sqlalchemy import text
 
 from shelfmark.entrypoints.http.deps import App
+from shelfmark.seedwork.infrastructure.reading import reading
 from shelfmark.seedwork.infrastructure.replica import ReplicaEngine
 
 router = APIRouter(tags=["operations"])
@@ -101,7 +102,7 @@ async def circuit_breakers(app: App) -> list[CircuitBreakerState]:
 
 async def _database_state(app: App) -> Literal["ok", "down"]:
     async def ping() -> None:
-        async with app.engines.read.connect() as connection:
+        async with reading(app.engines.read) as connection:
             await connection.execute(text("SELECT 1"))
 
     try:

@@ -12,7 +12,7 @@ from shelfmark.patrons.domain.values import Email, PatronCategory
 from shelfmark.patrons.infrastructure.orm import patrons
 from shelfmark.seedwork.infrastructure.unit_of_work import SqlRepository
 
-#: Built once, the address given as a parameter (see `SqlRepository._insert_row`).
+#: Built once, the address given as a parameter (see `unit_of_work._versioned_update`).
 _EMAIL_TAKEN = select(exists().where(patrons.c.email == bindparam("email")))
 
 
