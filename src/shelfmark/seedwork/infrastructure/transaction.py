@@ -28,10 +28,9 @@ class SqlTransaction:
 
     async def __aenter__(self) -> Self:
         # Give way once per transaction (once per step `in_steps`), before taking a
-        # connection: on SQLite, where
-        # statements run inline, a task writing in a loop would otherwise never let the loop
-        # run; yielding with the one write connection held made every other writer wait for a
-        # whole turn of a busy loop (inline_sqlite.py).
+        # connection: on SQLite, where statements run inline, a task writing in a loop would
+        # otherwise never let the loop run; yielding with the one write connection held made
+        # every other writer wait for a whole turn of a busy loop (inline_sqlite.py).
         await give_way()
         self.connection = await self._engine.connect()
         try:
