@@ -7,7 +7,6 @@ from collections.abc import Callable
 from uuid import UUID
 
 from shelfmark.search.application.ports import SearchUnitOfWork
-from shelfmark.seedwork.application import with_retries
 from shelfmark.seedwork.clock import Clock
 from shelfmark.seedwork.messaging import Envelope
 
@@ -45,11 +44,8 @@ class BookIndexProjection:
         self._on_applied = on_applied
 
     async def handle(self, envelope: Envelope) -> None:
-        """Two refreshes of one book at once (two consumers in flight) clash on its entry;
-        the loser runs again and rewrites it from the winner's state."""
-        await with_retries(lambda: self._apply(envelope))
-
-    async def _apply(self, envelope: Envelope) -> None:
+        """Two refreshes of one book at once (two consumers in flight) take turns on it (see
+        the index's `refresh`); the later one writes the entry from the newer state."""
         async with self._uow() as uow:
             if await uow.inbox.already_applied(self.name, envelope.event_id):
                 return
