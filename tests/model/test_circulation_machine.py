@@ -58,7 +58,7 @@ from shelfmark.lending.application.commands import (
 )
 from shelfmark.lending.domain.fees import EntryKind
 from shelfmark.lending.domain.policies import LendingPolicy
-from shelfmark.lending.infrastructure.hold_readers import hold_views
+from shelfmark.lending.infrastructure.hold_readers import VIEWED, hold_views
 from shelfmark.lending.infrastructure.orm import fee_accounts, holds, ledger_entries, loans
 from shelfmark.lending.infrastructure.policy_source import load_policy
 from shelfmark.patrons.application.commands import RegisterPatron
@@ -402,7 +402,7 @@ class CirculationDesk(RuleBasedStateMachine):
     @invariant()
     def waiting_holds_have_positions_one_to_n_in_placement_order(self) -> None:
         async def waiting(connection: AsyncConnection) -> list[Any]:
-            return await hold_views(connection, holds.c.status == "waiting")
+            return await hold_views(connection, VIEWED.where(holds.c.status == "waiting"), {})
 
         queues: defaultdict[UUID, list[Any]] = defaultdict(list)
         for view in self.read(waiting):  # ordered by placement (placed_at, then queue number)

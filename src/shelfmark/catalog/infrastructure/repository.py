@@ -16,6 +16,9 @@ from shelfmark.seedwork.money import Money
 # Built once, their values given as parameters (see `unit_of_work._versioned_update`).
 _ISBN_TAKEN = select(exists().where(books.c.isbn == bindparam("isbn")))
 _BARCODE_TAKEN = select(exists().where(copies.c.barcode == bindparam("barcode")))
+_BOOK = select(books).where(books.c.id == bindparam("book_id"))
+_COPIES = select(copies).where(copies.c.book_id == bindparam("book_id")).order_by(copies.c.barcode)
+_ADD_COPIES = copies.insert()
 
 
 class SqlAlchemyBookRepository(SqlRepository[Book]):
@@ -26,12 +29,10 @@ class SqlAlchemyBookRepository(SqlRepository[Book]):
     async def get(self, book_id: UUID) -> Book | None:
         if book_id in self._seen:
             return self._seen[book_id]
-        row = (await self.connection.execute(select(books).where(books.c.id == book_id))).first()
+        row = (await self.connection.execute(_BOOK, {"book_id": book_id})).first()
         if row is None:
             return None
-        copy_rows = await self.connection.execute(
-            select(copies).where(copies.c.book_id == book_id).order_by(copies.c.barcode)
-        )
+        copy_rows = await self.connection.execute(_COPIES, {"book_id": book_id})
         book = Book(
             BookId(row.id),
             row.title,
@@ -85,7 +86,7 @@ class SqlAlchemyBookRepository(SqlRepository[Book]):
         new = [c for c in book.copies if c.id not in stored]
         if new:
             await self.connection.execute(
-                copies.insert(),
+                _ADD_COPIES,
                 [
                     {
                         "id": c.id,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Row, bindparam, func, literal_column, select, union_all
+from sqlalchemy import Row, Select, bindparam, func, literal_column, select, union_all
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from shelfmark.lending.application.queries import HoldView, ShelfView
@@ -55,15 +55,21 @@ AHEAD = (
 )
 
 
-async def hold_views(connection: AsyncConnection, *conditions: Any) -> list[HoldView]:
-    """Holds with their place in the queue, in one statement: position counts the waiting
-    holds ahead, plus one."""
-    query = (
-        select(holds, QUEUE_LENGTH.label("queue_length"), AHEAD.label("ahead"))
-        .where(*conditions)
-        .order_by(holds.c.placed_at, holds.c.queue_number)
-    )
-    return [_view(row) for row in await connection.execute(query)]
+#: Holds with their place in the queue, in one statement: position counts the waiting holds
+#: ahead, plus one. Below, the three selections the readers make of them.
+VIEWED = select(holds, QUEUE_LENGTH.label("queue_length"), AHEAD.label("ahead")).order_by(
+    holds.c.placed_at, holds.c.queue_number
+)
+ONE = VIEWED.where(holds.c.id == bindparam("hold_id"))
+OF_PATRON = VIEWED.where(holds.c.patron_id == bindparam("patron_id"))
+ACTIVE_OF_PATRON = OF_PATRON.where(holds.c.status.in_(ACTIVE))
+
+
+async def hold_views(
+    connection: AsyncConnection, query: Select[Any], values: dict[str, Any]
+) -> list[HoldView]:
+    """The holds `query` (`ONE`, `OF_PATRON` or `ACTIVE_OF_PATRON`) selects."""
+    return [_view(row) for row in await connection.execute(query, values)]
 
 
 def _view(row: Row[Any]) -> HoldView:

@@ -23,7 +23,7 @@ from shelfmark.lending.domain.model import LoanStatus, renewals_left, status_at
 from shelfmark.lending.domain.rules import Borrower, BorrowerRecord
 from shelfmark.lending.infrastructure import hold_readers
 from shelfmark.lending.infrastructure.acl import SqlPatronStanding
-from shelfmark.lending.infrastructure.orm import fee_accounts, holds, ledger_entries, loans
+from shelfmark.lending.infrastructure.orm import fee_accounts, ledger_entries, loans
 from shelfmark.lending.infrastructure.repository import SqlAlchemyLoanRepository
 from shelfmark.seedwork.domain import InvalidValue
 from shelfmark.seedwork.infrastructure.reading import reading
@@ -84,6 +84,17 @@ VIEWED = (
 )
 
 
+_ONE = select(*VIEWED).where(loans.c.id == bindparam("loan_id"))
+_BALANCE = select(fee_accounts.c.balance_cents).where(
+    fee_accounts.c.patron_id == bindparam("patron_id")
+)
+_ENTRIES = (
+    select(ledger_entries)
+    .where(ledger_entries.c.patron_id == bindparam("patron_id"))
+    .order_by(ledger_entries.c.seq)
+)
+
+
 def _view(row: Sequence[Any], now: datetime) -> LoanView:
     (id_, book_id, copy_id, barcode, patron_id, borrowed_at, due_at, allowed, used) = row[:9]
     returned_at, status, fine_cents = row[9:]
@@ -107,15 +118,13 @@ class SqlLoanReader:
         self._engine = engine
 
     async def holds_of_patron(self, patron_id: UUID, active_only: bool) -> list[HoldView]:
-        conditions = [holds.c.patron_id == patron_id]
-        if active_only:
-            conditions.append(holds.c.status.in_(hold_readers.ACTIVE))
+        query = hold_readers.ACTIVE_OF_PATRON if active_only else hold_readers.OF_PATRON
         async with reading(self._engine) as connection:
-            return await hold_readers.hold_views(connection, *conditions)
+            return await hold_readers.hold_views(connection, query, {"patron_id": patron_id})
 
     async def get(self, loan_id: UUID, now: datetime) -> LoanView | None:
         async with reading(self._engine) as connection:
-            row = (await connection.execute(select(*VIEWED).where(loans.c.id == loan_id))).first()
+            row = (await connection.execute(_ONE, {"loan_id": loan_id})).first()
         return _view(row, now) if row else None
 
     async def list(self, filters: LoanFilter, page: PageRequest, now: datetime) -> Page[LoanView]:
@@ -149,19 +158,15 @@ class SqlLoanReader:
 
     async def hold(self, hold_id: UUID) -> HoldView | None:
         async with reading(self._engine) as connection:
-            views = await hold_readers.hold_views(connection, holds.c.id == hold_id)
+            views = await hold_readers.hold_views(
+                connection, hold_readers.ONE, {"hold_id": hold_id}
+            )
         return views[0] if views else None
 
     async def account(self, patron_id: UUID) -> AccountView:
         async with reading(self._engine) as connection:
-            balance = await connection.scalar(
-                select(fee_accounts.c.balance_cents).where(fee_accounts.c.patron_id == patron_id)
-            )
-            rows = await connection.execute(
-                select(ledger_entries)
-                .where(ledger_entries.c.patron_id == patron_id)
-                .order_by(ledger_entries.c.seq)
-            )
+            balance = await connection.scalar(_BALANCE, {"patron_id": patron_id})
+            rows = await connection.execute(_ENTRIES, {"patron_id": patron_id})
             entries = [
                 EntryView(r.id, r.kind, Money(r.amount_cents), r.at, r.loan_id) for r in rows
             ]
@@ -177,7 +182,5 @@ class SqlLoanReader:
             open_loans, overdue = await SqlAlchemyLoanRepository(connection).record_of(
                 patron_id, now
             )
-            balance = await connection.scalar(
-                select(fee_accounts.c.balance_cents).where(fee_accounts.c.patron_id == patron_id)
-            )
+            balance = await connection.scalar(_BALANCE, {"patron_id": patron_id})
         return borrower, BorrowerRecord(open_loans, overdue, Money(balance or 0))

@@ -15,6 +15,8 @@ from shelfmark.notifications.infrastructure.orm import notifications
 from shelfmark.seedwork.infrastructure import inbox
 from shelfmark.seedwork.infrastructure.transaction import SqlTransaction, writing
 
+_ADD = notifications.insert()  # built once, its cache key with it
+
 
 class SqlNotificationsUnitOfWork(SqlTransaction):
     def __init__(self, engine: AsyncEngine) -> None:
@@ -33,7 +35,7 @@ class SqlNotificationsUnitOfWork(SqlTransaction):
 
     async def commit(self) -> None:
         if self._added:
-            await self.connection.execute(notifications.insert(), [_row(n) for n in self._added])
+            await self.connection.execute(_ADD, [_row(n) for n in self._added])
         for consumer, event_id, at in self._applied:
             await inbox.record_applied(self.connection, consumer, event_id, at)
         await self.connection.commit()

@@ -60,11 +60,14 @@ def serialise(event: DomainEvent) -> str:
     return json.dumps(fields, default=_encode, sort_keys=True)
 
 
+_APPEND = outbox.insert()  # built once, its cache key with it
+
+
 async def append_to_outbox(connection: AsyncConnection, events: Sequence[DomainEvent]) -> None:
     if not events:
         return
     await connection.execute(
-        outbox.insert(),
+        _APPEND,
         [
             {
                 "event_id": e.event_id,

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import Row, delete, func, select, update
+from sqlalchemy import Row, bindparam, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from shelfmark.seedwork.infrastructure.envelopes import envelope_from_row
@@ -28,6 +28,36 @@ from shelfmark.seedwork.messaging import EventPublisher
 log = structlog.get_logger("shelfmark.relay")
 
 PRUNE_BATCH = 5000
+
+# A relay round's statements, built once: building one cost more than SQLite takes to run it.
+_UNPUBLISHED = outbox.c.published_at.is_(None)
+_BATCH = (
+    select(outbox).where(_UNPUBLISHED).order_by(outbox.c.position).limit(bindparam("batch_size"))
+)
+_CLAIMED_BATCH = _BATCH.with_for_update(skip_locked=True)
+#: For each aggregate of a batch, its earliest unpublished row before the batch's last but
+#: outside the batch, if any.
+_EARLIEST_OUTSIDE = (
+    select(outbox.c.aggregate_id, func.min(outbox.c.position))
+    .where(
+        _UNPUBLISHED,
+        outbox.c.aggregate_id.in_(bindparam("aggregate_ids", expanding=True)),
+        outbox.c.position.not_in(bindparam("positions", expanding=True)),
+        outbox.c.position < bindparam("last_position"),
+    )
+    .group_by(outbox.c.aggregate_id)
+)
+_MARK_PUBLISHED = (
+    update(outbox)
+    .where(outbox.c.position.in_(bindparam("positions", expanding=True)))
+    .values(published_at=bindparam("now"))
+)
+_COUNT_ATTEMPT = (
+    update(outbox)
+    .where(outbox.c.position == bindparam("failed_position"))
+    .values(attempts=outbox.c.attempts + 1, last_error=bindparam("error"))
+)
+_PENDING = select(func.count()).select_from(outbox).where(_UNPUBLISHED)
 
 
 class OutboxRelay:
@@ -68,8 +98,7 @@ class OutboxRelay:
 
     async def pending(self) -> int:
         async with reading(self._read) as connection:
-            query = select(func.count()).select_from(outbox).where(outbox.c.published_at.is_(None))
-            return int(await connection.scalar(query) or 0)
+            return int(await connection.scalar(_PENDING) or 0)
 
     async def prune(self, published_before: datetime) -> int:
         """Deletes published rows older than the retention, a bounded batch at a time."""
@@ -86,35 +115,20 @@ class OutboxRelay:
         return await self._unblocked(connection, await self._batch(connection, lock=True))
 
     async def _batch(self, connection: AsyncConnection, *, lock: bool) -> list[Row[Any]]:
-        query = (
-            select(outbox)
-            .where(outbox.c.published_at.is_(None))
-            .order_by(outbox.c.position)
-            .limit(self._batch_size)
-        )
-        if lock:
-            query = query.with_for_update(skip_locked=True)
-        return list((await connection.execute(query)).all())
+        query = _CLAIMED_BATCH if lock else _BATCH
+        return list((await connection.execute(query, {"batch_size": self._batch_size})).all())
 
     async def _unblocked(self, connection: AsyncConnection, rows: list[Row[Any]]) -> list[Row[Any]]:
         """Drops rows whose aggregate has an earlier unpublished row outside this batch."""
         if not rows:
             return rows
         positions = [r.position for r in rows]
-        earliest_outside = dict(
-            (
-                await connection.execute(
-                    select(outbox.c.aggregate_id, func.min(outbox.c.position))
-                    .where(
-                        outbox.c.published_at.is_(None),
-                        outbox.c.aggregate_id.in_({r.aggregate_id for r in rows}),
-                        outbox.c.position.not_in(positions),
-                        outbox.c.position < max(positions),
-                    )
-                    .group_by(outbox.c.aggregate_id)
-                )
-            ).all()
-        )
+        values = {
+            "aggregate_ids": list({r.aggregate_id for r in rows}),
+            "positions": positions,
+            "last_position": max(positions),
+        }
+        earliest_outside = dict((await connection.execute(_EARLIEST_OUTSIDE, values)).all())
         return [
             r
             for r in rows
@@ -140,18 +154,14 @@ class OutboxRelay:
     ) -> None:
         done = [r.position for r in rows[:delivered]]
         if done:
-            await connection.execute(
-                update(outbox).where(outbox.c.position.in_(done)).values(published_at=now)
-            )
+            await connection.execute(_MARK_PUBLISHED, {"positions": done, "now": now})
         if delivered < len(rows):
             reason = "not confirmed" if error is None else repr(error)
             await self._count_attempt(connection, rows[delivered].position, reason)
 
     async def _count_attempt(self, connection: AsyncConnection, position: int, error: str) -> None:
         await connection.execute(
-            update(outbox)
-            .where(outbox.c.position == position)
-            .values(attempts=outbox.c.attempts + 1, last_error=error[:1000])
+            _COUNT_ATTEMPT, {"failed_position": position, "error": error[:1000]}
         )
 
 

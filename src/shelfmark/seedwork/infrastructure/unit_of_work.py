@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Generic, Self, TypeVar
 from uuid import UUID
 
-from sqlalchemy import Column, Table, Update, bindparam
+from sqlalchemy import Column, Insert, Table, Update, bindparam
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -68,7 +68,7 @@ class SqlRepository(abc.ABC, Generic[A]):
         """The values go with the statement as parameters, not into it (`.values()`), as with
         `_versioned_update`."""
         _known_columns(table, values)
-        await self.connection.execute(table.insert(), values)
+        await self.connection.execute(_insert(table), values)
 
     async def _update_versioned(
         self, table: Table, key: Column[Any], aggregate: A, values: dict[str, Any]
@@ -100,6 +100,12 @@ def _known_columns(table: Table, values: Mapping[str, Any]) -> None:
     unknown = values.keys() - table.c.keys()
     if unknown:
         raise ValueError(f"{table.name} has no column {', '.join(sorted(unknown))}")
+
+
+@functools.cache
+def _insert(table: Table) -> Insert:
+    """Built once per table, as the update below (a new statement needs a new cache key)."""
+    return table.insert()
 
 
 @functools.cache
