@@ -1,6 +1,9 @@
 """Short-lived signed JWTs (HS256): an access token for requests, a refresh token for more.
 
-Expiry is checked against the injected clock, not the system clock."""
+Expiry is checked against the injected clock, not the system clock. A token once verified is
+remembered (its kind, principal and expiry), so the next time it is presented, by the next
+middleware of the same request or by the caller's next request, its signature is not checked
+again: a token's bytes decide its claims, and the memory holds only tokens that were valid."""
 
 from __future__ import annotations
 
@@ -17,6 +20,8 @@ from shelfmark.seedwork.clock import Clock
 
 TokenKind = Literal["access", "refresh"]
 ALGORITHM = "HS256"
+#: Verified tokens kept (a few MB at most); past it the oldest is forgotten first.
+REMEMBERED = 10_000
 
 
 @dataclass(frozen=True)
@@ -33,10 +38,13 @@ class TokenService:
         clock: Clock,
         access_ttl: timedelta = timedelta(minutes=15),
         refresh_ttl: timedelta = timedelta(days=1),
+        remembered: int = REMEMBERED,
     ) -> None:
         self._key = key
         self._clock = clock
         self._ttl: dict[TokenKind, timedelta] = {"access": access_ttl, "refresh": refresh_ttl}
+        self._remembered = remembered
+        self._verified: dict[str, _Verified] = {}
 
     def issue(self, principal: Principal) -> TokenPair:
         return TokenPair(
@@ -61,6 +69,23 @@ class TokenService:
 
     def verify(self, token: str, kind: TokenKind) -> Principal | None:
         """The principal of a valid, unexpired token of that kind; None for anything else."""
+        verified = self._verified.get(token)
+        remembered = verified is not None
+        if verified is None:
+            verified = self._decode(token)
+            if verified is None:
+                return None
+        if self._clock.now() >= verified.expires_at:
+            if remembered:
+                del self._verified[token]
+            return None
+        if not remembered:  # only a token still good takes a place, the oldest's if need be
+            if len(self._verified) >= self._remembered:
+                del self._verified[next(iter(self._verified))]
+            self._verified[token] = verified
+        return verified.principal if verified.kind == kind else None
+
+    def _decode(self, token: str) -> _Verified | None:
         try:
             claims = jwt.decode(
                 token,
@@ -73,16 +98,22 @@ class TokenService:
                     "verify_nbf": False,
                 },
             )
-            if claims["typ"] != kind or self._clock.now() >= _instant(claims["exp"]):
-                return None
-            return Principal(
+            principal = Principal(
                 uuid.UUID(claims["sub"]),
                 str(claims.get("name", "")),
                 Role(claims["role"]),
                 uuid.UUID(claims["pid"]) if claims.get("pid") else None,
             )
+            return _Verified(claims["typ"], principal, _instant(claims["exp"]))
         except (jwt.PyJWTError, ValueError, KeyError, TypeError):
             return None
+
+
+@dataclass(frozen=True)
+class _Verified:
+    kind: str
+    principal: Principal
+    expires_at: datetime
 
 
 def _instant(value: Any) -> datetime:
