@@ -61,39 +61,38 @@ def test_a_forged_or_damaged_token_is_refused_though_the_genuine_one_is_remember
     assert tokens.verify("", "access") is None
 
 
-def test_a_token_is_checked_once_however_often_it_is_presented(
-    clock: MutableClock, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    tokens = service(clock)
-    token = tokens.issue(ALICE).access_token
-    decoded: list[str] = []
+@pytest.fixture
+def decoded(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The tokens PyJWT decodes from now on, in order."""
+    seen: list[str] = []
     real_decode = jwt.decode
 
     def counted(*args: object, **kwargs: object) -> object:
-        decoded.append(str(args[0]))
+        seen.append(str(args[0]))
         return real_decode(*args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(jwt, "decode", counted)
+    return seen
+
+
+def test_a_token_is_checked_once_however_often_it_is_presented(
+    clock: MutableClock, decoded: list[str]
+) -> None:
+    tokens = service(clock)
+    token = tokens.issue(ALICE).access_token
     for _ in range(5):
         assert tokens.verify(token, "access") == ALICE
     assert decoded == [token]
 
 
 def test_the_memory_of_tokens_is_bounded_and_forgets_the_oldest_first(
-    clock: MutableClock, monkeypatch: pytest.MonkeyPatch
+    clock: MutableClock, decoded: list[str]
 ) -> None:
     tokens = service(clock, remembered=3)
     issued = [tokens.issue(ALICE).access_token for _ in range(4)]
     for token in issued:
         assert tokens.verify(token, "access") == ALICE
-    decoded: list[str] = []
-    real_decode = jwt.decode
-
-    def counted(*args: object, **kwargs: object) -> object:
-        decoded.append(str(args[0]))
-        return real_decode(*args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(jwt, "decode", counted)
+    decoded.clear()
     for token in reversed(issued):
         assert tokens.verify(token, "access") == ALICE
     assert decoded == [issued[0]]  # the oldest was forgotten, and checked again

@@ -23,8 +23,11 @@ from shelfmark.lending.domain.model import LoanStatus, renewals_left, status_at
 from shelfmark.lending.domain.rules import Borrower, BorrowerRecord
 from shelfmark.lending.infrastructure import hold_readers
 from shelfmark.lending.infrastructure.acl import SqlPatronStanding
-from shelfmark.lending.infrastructure.orm import fee_accounts, ledger_entries, loans
-from shelfmark.lending.infrastructure.repository import SqlAlchemyLoanRepository
+from shelfmark.lending.infrastructure.orm import fee_accounts, loans
+from shelfmark.lending.infrastructure.repository import (
+    LEDGER_OF_PATRON,
+    SqlAlchemyLoanRepository,
+)
 from shelfmark.seedwork.domain import InvalidValue
 from shelfmark.seedwork.infrastructure.reading import reading
 from shelfmark.seedwork.infrastructure.types import UtcDateTime
@@ -87,11 +90,6 @@ VIEWED = (
 _ONE = select(*VIEWED).where(loans.c.id == bindparam("loan_id"))
 _BALANCE = select(fee_accounts.c.balance_cents).where(
     fee_accounts.c.patron_id == bindparam("patron_id")
-)
-_ENTRIES = (
-    select(ledger_entries)
-    .where(ledger_entries.c.patron_id == bindparam("patron_id"))
-    .order_by(ledger_entries.c.seq)
 )
 
 
@@ -166,7 +164,7 @@ class SqlLoanReader:
     async def account(self, patron_id: UUID) -> AccountView:
         async with reading(self._engine) as connection:
             balance = await connection.scalar(_BALANCE, {"patron_id": patron_id})
-            rows = await connection.execute(_ENTRIES, {"patron_id": patron_id})
+            rows = await connection.execute(LEDGER_OF_PATRON, {"patron_id": patron_id})
             entries = [
                 EntryView(r.id, r.kind, Money(r.amount_cents), r.at, r.loan_id) for r in rows
             ]

@@ -29,7 +29,8 @@ _RECORD = select(
 _ACCOUNT_VERSION = select(fee_accounts.c.version).where(
     fee_accounts.c.patron_id == bindparam("patron_id")
 )
-_ENTRIES = (
+#: A patron's ledger in order (the account's load, and `readers.py`'s account view).
+LEDGER_OF_PATRON = (
     select(ledger_entries)
     .where(ledger_entries.c.patron_id == bindparam("patron_id"))
     .order_by(ledger_entries.c.seq)
@@ -165,7 +166,7 @@ class SqlAlchemyFeeAccountRepository(SqlRepository[FeeAccount]):
         if version is None:
             self._stored_entries[patron_id] = 0
             return self._track(FeeAccount(patron_id), new=True)
-        rows = await self.connection.execute(_ENTRIES, {"patron_id": patron_id})
+        rows = await self.connection.execute(LEDGER_OF_PATRON, {"patron_id": patron_id})
         entries = [
             LedgerEntry(r.id, EntryKind(r.kind), Money(r.amount_cents), r.at, r.loan_id)
             for r in rows
