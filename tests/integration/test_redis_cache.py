@@ -33,11 +33,15 @@ def breaker() -> CircuitBreaker:
 
 
 def process_cache(
-    prefix: str, url: str = REDIS_URL, guard: CircuitBreaker | None = None, **options: float
+    prefix: str,
+    url: str = REDIS_URL,
+    guard: CircuitBreaker | None = None,
+    timeout: float = 0.5,
+    **options: float,
 ) -> RedisResponseCache:
     """The cache as one process builds it (its own client, its own breaker)."""
-    client = Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
-    return RedisResponseCache(client, guard or breaker(), prefix=prefix, timeout=0.5, **options)
+    client = Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
+    return RedisResponseCache(client, guard or breaker(), prefix=prefix, timeout=timeout, **options)
 
 
 class CountingLoader:
@@ -51,7 +55,10 @@ class CountingLoader:
 
 
 async def test_three_processes_missing_one_key_load_it_once(prefix: str) -> None:
-    processes = [process_cache(prefix) for _ in range(3)]
+    """Timeouts and the wait are generous here: a machine that stalls for half a second (seen
+    once in a full CI run) would otherwise send every process to the loader by the outage
+    path, which the tests below cover."""
+    processes = [process_cache(prefix, timeout=3.0, wait_seconds=5.0) for _ in range(3)]
     loader = CountingLoader(b"expensive", pause=0.2)
     try:
         lookups = await asyncio.gather(
