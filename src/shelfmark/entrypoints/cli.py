@@ -22,6 +22,7 @@ from shelfmark.bootstrap.secrets import signing_key
 from shelfmark.bootstrap.security import rate_limits
 from shelfmark.config import Settings
 from shelfmark.entrypoints import backup as backups
+from shelfmark.entrypoints import collector
 from shelfmark.entrypoints.workers.background import Background, Role
 from shelfmark.entrypoints.workers.dead_letters import list_dead_letters, replay_dead_letters
 from shelfmark.lending.infrastructure.policy_source import PolicyFileError, load_policy
@@ -111,6 +112,7 @@ def serve(
 
     app = create_app(settings)
     port = port or settings.port
+    collector.settle()
     draining_server(app, host or settings.host, port, settings.drain_seconds).run()
 
 
@@ -227,8 +229,10 @@ async def _run_roles(settings: Settings, roles: list[Role]) -> None:
 
 
 def _worker(roles: list[Role]) -> None:
+    settings = _settings()
+    collector.settle()
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_run_roles(_settings(), roles))
+        asyncio.run(_run_roles(settings, roles))
 
 
 @worker.command("relay")
