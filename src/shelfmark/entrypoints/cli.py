@@ -22,7 +22,7 @@ from shelfmark.bootstrap.secrets import signing_key
 from shelfmark.bootstrap.security import rate_limits
 from shelfmark.config import Settings
 from shelfmark.entrypoints import backup as backups
-from shelfmark.entrypoints import collector
+from shelfmark.entrypoints import gc_tuning
 from shelfmark.entrypoints.workers.background import Background, Role
 from shelfmark.entrypoints.workers.dead_letters import list_dead_letters, replay_dead_letters
 from shelfmark.lending.infrastructure.policy_source import PolicyFileError, load_policy
@@ -112,7 +112,7 @@ def serve(
 
     app = create_app(settings)
     port = port or settings.port
-    collector.settle()
+    gc_tuning.freeze_start_up()
     draining_server(app, host or settings.host, port, settings.drain_seconds).run()
 
 
@@ -223,16 +223,15 @@ async def _run_roles(settings: Settings, roles: list[Role]) -> None:
             start_http_server(
                 settings.worker_metrics_port, settings.host, shelfmark.metrics.registry
             )
+        gc_tuning.freeze_start_up()
         await Background(shelfmark, roles).run_forever()
     finally:
         await shelfmark.dispose()
 
 
 def _worker(roles: list[Role]) -> None:
-    settings = _settings()
-    collector.settle()
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_run_roles(settings, roles))
+        asyncio.run(_run_roles(_settings(), roles))
 
 
 @worker.command("relay")
