@@ -361,10 +361,11 @@ async def test_a_fault_costs_at_most_503s_and_loses_nothing(
             answers.phase = "after"
             await asyncio.gather(*(desk(api, pair, answers, steps=AFTER_STEPS) for pair in made))
 
-            # Judged as the look that found them settled saw them, not read once more: a write
-            # abandoned at its deadline during a blackhole may commit after the heal (the held
-            # data goes through), and its events, read at once, would not be relayed yet. Such
-            # a write is not lost: its events are applied like the others', a moment later.
+            # Judged as the look that found them settled saw them, not read once more: work
+            # still going after the heal (a write abandoned at its deadline whose held data the
+            # blackhole lets through, a consumer catching up after the outage) may add an event
+            # or an e-mail just after that look, which a second read would count as lost before
+            # it had its moment to be relayed or sent.
             outcome = await effects(rig)
 
             async def settled() -> bool:
