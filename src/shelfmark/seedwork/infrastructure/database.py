@@ -83,7 +83,15 @@ def _postgres_engine(
     """Behind PgBouncer's transaction pooling, consecutive transactions of one client connection
     run on different server connections: a prepared statement cached by name on one is missing
     on the next, and two clients' `__asyncpg_stmt_1__` collide. So no cache in asyncpg or in
-    SQLAlchemy, and every statement gets a unique name (SQLAlchemy's documented recipe)."""
+    SQLAlchemy, and every statement gets a unique name (SQLAlchemy's documented recipe).
+
+    Pooled connections are pinged before use only when they go straight to PostgreSQL, whose
+    restart breaks them. Behind PgBouncer a client connection outlives PostgreSQL's restarts
+    (PgBouncer checks and replaces its own server connections), and the ping (a `BEGIN`, the
+    statement `;` prepared and run, a `ROLLBACK`: four round trips per checkout) was half the
+    transactions PgBouncer passed on for the mix. Only a restart of PgBouncer itself breaks
+    them: the first request to use one then fails as an outage (503), and the pool replaces
+    every connection it holds (tests/integration/test_postgres_pool.py)."""
     connect_args: dict[str, Any] = {
         "timeout": connect_timeout,
         "command_timeout": statement_timeout,
@@ -98,7 +106,7 @@ def _postgres_engine(
         url,
         pool_size=pool_size,
         max_overflow=pool_size,
-        pool_pre_ping=True,
+        pool_pre_ping=not pgbouncer,
         pool_timeout=connect_timeout,
         echo=echo,
         connect_args=connect_args,
