@@ -2,7 +2,7 @@
 # make test-cluster: start a cluster of its own (var/cluster-test, ports from 18100, database
 # shelfmark_cluster_test, Redis database 12, so a developer's `make cluster-up` is left alone),
 # run the end-to-end HTTP suite through its nginx, then the drills: a rolling restart and a
-# SIGKILL of one API process, each under load. The cluster is stopped however it ends.
+# SIGKILL of one API process, each under load, and a few seconds without PgBouncer. The cluster is stopped however it ends.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 started=$SECONDS
@@ -25,5 +25,6 @@ PYTEST=(.venv/bin/python -m pytest -p no:cacheprovider)
 echo "== the end-to-end suite through nginx at $SHELFMARK_E2E_URL"
 "${PYTEST[@]}" -q -rs tests/e2e
 echo "== the drills (figures below)"
-"${PYTEST[@]}" -q -s tests/cluster/drill_rolling_restart.py tests/cluster/drill_sigkill.py
+"${PYTEST[@]}" -q -s tests/cluster/drill_rolling_restart.py tests/cluster/drill_sigkill.py \
+  tests/cluster/drill_database_outage.py
 echo "test-cluster: $((SECONDS - started)) s"
