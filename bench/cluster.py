@@ -248,7 +248,8 @@ def main() -> None:
         reads,
         processes,
         seed_seconds,
-        f"`VACUUM ANALYZE` of the tables it filled ({', '.join(analyzed)}), as autovacuum would"
+        f"`VACUUM ANALYZE` of the tables it filled ({', '.join(analyzed) or 'none'}), as"
+        " autovacuum would"
         f" (the server's autovacuum: {autovacuum}; see `_vacuum`)",
         time.monotonic() - started,
         settle,
@@ -270,7 +271,8 @@ async def _backlog(database: str) -> tuple[int, int]:
 #: The tables autovacuum would analyze now, by its default rule (more than 50 rows changed plus
 #: 10% of the table since the last analyze).
 ANALYZE_DUE = """
-SELECT s.relname FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid
+SELECT format('%I.%I', s.schemaname, s.relname) AS name
+FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid
 WHERE s.n_mod_since_analyze > 50 + 0.1 * greatest(c.reltuples, 0)
 """
 
@@ -287,9 +289,9 @@ async def _vacuum(database: str) -> tuple[list[str], str]:
         host="127.0.0.1", port=5432, user="postgres", database=database
     )
     try:
-        tables = sorted(row["relname"] for row in await connection.fetch(ANALYZE_DUE))
+        tables = sorted(row["name"] for row in await connection.fetch(ANALYZE_DUE))
         for table in tables:
-            await connection.execute(f'VACUUM ANALYZE "{table}"', timeout=600)
+            await connection.execute(f"VACUUM ANALYZE {table}", timeout=600)
         autovacuum = str(await connection.fetchval("SHOW autovacuum"))
     finally:
         await connection.close()

@@ -2,7 +2,8 @@
 # make test-cluster: start a cluster of its own (var/cluster-test, ports from 18100, database
 # shelfmark_cluster_test, Redis database 12, so a developer's `make cluster-up` is left alone),
 # run the end-to-end HTTP suite through its nginx, then the drills: a rolling restart and a
-# SIGKILL of one API process, each under load, and a few seconds without PgBouncer. The cluster is stopped however it ends.
+# SIGKILL of one API process, each under load, and a few seconds without PgBouncer. The
+# cluster is stopped however it ends.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 started=$SECONDS

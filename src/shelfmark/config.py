@@ -51,7 +51,8 @@ class Settings(BaseSettings):
     db_pgbouncer: bool = Field(
         False,
         description="database_url is a PgBouncer in transaction pooling mode: asyncpg's "
-        "prepared-statement caches are off and statement names unique.",
+        "prepared-statement caches are off, statement names unique, and pooled connections are "
+        "not pinged before use.",
     )
     config_file: Path | None = Field(
         None, description="TOML file of settings (names as keys), below etcd and the environment."

@@ -2,9 +2,11 @@
 needs the database is answered by the API itself through nginx, 503 problem+json with
 Retry-After, and never by nginx's own 502 ("no live upstreams"), which an API's 503 would cause
 if nginx took it for a failed process. Once PgBouncer is started again the reads answer as
-before, without restarting anything else.
+before, and no API process or worker was restarted.
 
-Run by `make test-cluster` against its cluster (not collected by a plain `pytest`).
+Run by `make test-cluster` against its cluster (not collected by a plain `pytest`): it needs the
+cluster variables that deploy/test-cluster.sh exports, to start PgBouncer again with
+`deploy/cluster.sh up` (which starts only what is not running).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import signal
 import time
 import uuid
 from collections import Counter
+from pathlib import Path
 
 import httpx
 
@@ -22,21 +25,24 @@ from tests.cluster.drill_sigkill import exited
 from tests.cluster.load import cluster_env, wait_ready
 
 OUTAGE_SECONDS = 4.0
+STOP_SECONDS = 10.0
+UP_SECONDS = 600.0
 
 
-def pgbouncer_pid() -> int:
-    with open(os.path.join(cluster_env("SHELFMARK_CLUSTER_RUN_DIR"), "pgbouncer.pid")) as file:
-        return int(file.read())
+def pids(pattern: str) -> dict[str, int]:
+    """The cluster's processes of these pid files (not their supervisors), by file name."""
+    run = Path(cluster_env("SHELFMARK_CLUSTER_RUN_DIR"))
+    files = (f for f in sorted(run.glob(pattern)) if not f.name.endswith(".supervisor.pid"))
+    return {f.name: int(f.read_text()) for f in files}
 
 
 async def test_a_database_outage_is_answered_503_by_the_api_not_502_by_nginx() -> None:
     url = cluster_env("SHELFMARK_E2E_URL")
+    cluster_env("SHELFMARK_CLUSTER_DIR")  # `cluster.sh up` must find this cluster, not another
+    serving = pids("api-*.pid") | pids("worker-*.pid")
     answers: Counter[str] = Counter()
-    victim = pgbouncer_pid()
-    os.kill(victim, signal.SIGINT)  # PgBouncer's immediate shutdown
     try:
-        while not exited(victim):  # noqa: ASYNC110 - no event to wait on: /proc is polled
-            await asyncio.sleep(0.01)
+        await _stop(pids("pgbouncer.pid")["pgbouncer.pid"])
         async with httpx.AsyncClient(base_url=url, timeout=10) as client:
             ends = time.monotonic() + OUTAGE_SECONDS
             while time.monotonic() < ends:
@@ -53,13 +59,29 @@ async def test_a_database_outage_is_answered_503_by_the_api_not_502_by_nginx() -
     assert set(answers) == {"503 from the API, Retry-After"}
     assert answers.total() > 10
     assert after.status_code == 404
+    assert pids("api-*.pid") | pids("worker-*.pid") == serving
+
+
+async def _stop(pgbouncer: int) -> None:
+    """SIGTERM, PgBouncer 1.18's immediate shutdown (later versions wait for the clients there:
+    after STOP_SECONDS it is killed)."""
+    os.kill(pgbouncer, signal.SIGTERM)
+    ends = time.monotonic() + STOP_SECONDS
+    while not exited(pgbouncer):
+        if time.monotonic() > ends:
+            os.kill(pgbouncer, signal.SIGKILL)
+        await asyncio.sleep(0.01)
 
 
 async def _start_what_is_missing() -> None:
-    """`cluster.sh up` starts PgBouncer again and leaves what runs alone."""
     up = await asyncio.create_subprocess_exec("bash", "deploy/cluster.sh", "up")
-    async with asyncio.timeout(180):
-        assert await up.wait() == 0
+    try:
+        async with asyncio.timeout(UP_SECONDS):
+            assert await up.wait() == 0
+    finally:
+        if up.returncode is None:
+            up.kill()
+            await up.wait()
 
 
 def _kind(response: httpx.Response) -> str:

@@ -89,9 +89,10 @@ def _postgres_engine(
     restart breaks them. Behind PgBouncer a client connection outlives PostgreSQL's restarts
     (PgBouncer checks and replaces its own server connections), and the ping (a `BEGIN`, the
     statement `;` prepared and run, a `ROLLBACK`: four round trips per checkout) was half the
-    transactions PgBouncer passed on for the mix. Only a restart of PgBouncer itself breaks
-    them: the first request to use one then fails as an outage (503), and the pool replaces
-    every connection it holds (tests/integration/test_postgres_pool.py)."""
+    transactions PgBouncer passed on for the mix. What does break one (PgBouncer restarted, its
+    `query_wait_timeout`, a network reset) fails the requests that use it before the pool
+    notices, at most the pool's connections, as outages (503); the first such failure makes
+    the pool replace every connection it holds (tests/integration/test_postgres_pool.py)."""
     connect_args: dict[str, Any] = {
         "timeout": connect_timeout,
         "command_timeout": statement_timeout,
