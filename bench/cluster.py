@@ -32,6 +32,7 @@ import platform
 import random
 import subprocess
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -87,6 +88,40 @@ class Cluster:
         for nginx in self._pids("nginx.pid"):
             own += [nginx, *children(nginx)]
         return own
+
+
+#: The CPU table's window ends this long before the measured part does.
+CPU_WINDOW_MARGIN = 1.0
+
+#: Every process on the machine, by kind: the first of these its command line contains.
+PROCESS_KINDS = (
+    ("API processes", "shelfmark serve"),
+    ("consumer worker", "worker consume"),
+    ("relay worker", "worker relay"),
+    ("scheduler worker", "worker scheduler"),
+    ("generator (Locust)", "/locust "),
+    ("PgBouncer", "pgbouncer"),
+    ("PostgreSQL", "postgres"),
+    ("Redis", "redis-server"),
+    ("RabbitMQ", "beam.smp"),
+    ("nginx", "nginx:"),
+    ("etcd", "etcd "),
+)
+
+
+def cpu_by_kind() -> dict[str, float]:
+    """CPU seconds so far of every process on the machine, summed by PROCESS_KINDS (the rest,
+    kernel threads included, as "anything else")."""
+    seconds: dict[str, float] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            command = (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            used = harness.cpu_seconds(int(stat.parent.name))
+        except (OSError, ValueError):
+            continue  # gone meanwhile
+        kind = next((k for k, mark in PROCESS_KINDS if mark in command), "anything else")
+        seconds[kind] = seconds.get(kind, 0.0) + used
+    return seconds
 
 
 def children(parent: int) -> list[int]:
@@ -204,21 +239,37 @@ def main() -> None:
             harness.log(f"cluster at {target.url}: {processes} API processes, {target.pids()}")
 
             def mix(label: str, users: int, seconds: float) -> harness.Step:
+                measuring = settle + users / 8
+                # Both ends inside the measured part, while Locust still runs (/proc forgets a
+                # process that has exited).
+                ends = (measuring, measuring + seconds - CPU_WINDOW_MARGIN)
+                snapshots: list[tuple[float, dict[str, float]]] = []
+                timers = [
+                    threading.Timer(at, lambda: snapshots.append((time.monotonic(), cpu_by_kind())))
+                    for at in ends
+                ]
+                for timer in timers:
+                    timer.start()
                 step = harness.run_locust(
                     label,
                     target,
                     users,
                     seconds,
-                    settle + users / 8,
+                    measuring,
                     harness.LOCUSTFILE,
                     harness.MIX_USERS,
                     locust_env,
                     work,
                     [],
                 )
+                for timer in timers:
+                    timer.join()
+                (start, before), (end, after) = sorted(snapshots, key=lambda s: s[0])
+                cpu[label] = {k: (after[k] - before.get(k, 0.0)) / (end - start) for k in after}
                 harness.catch_up(step, lambda: asyncio.run(_backlog(database)))
                 return step
 
+            cpu: dict[str, dict[str, float]] = {}
             harness.log("warming up: 16 users, 10 s")
             mix("warmup", 16, 10)
             steps = []
@@ -253,6 +304,7 @@ def main() -> None:
         f" (the server's autovacuum: {autovacuum}; see `_vacuum`)",
         time.monotonic() - started,
         settle,
+        cpu,
     )
 
 
@@ -308,6 +360,7 @@ def write_report(
     analysis: str,
     total_seconds: float,
     settle: float,
+    cpu: dict[str, dict[str, float]],
 ) -> None:
     from importlib.metadata import version
 
@@ -385,6 +438,13 @@ Each request at the busiest step ({busiest.users} users):
 |---|---|---|---|---|---|
 {chr(10).join(harness.endpoint_lines(busiest))}
 
+## Where the machine's CPU went
+
+Every process on the machine, by kind, over each step's measured part (read off `/proc`): its
+share of one core, and its CPU time per request of the mix.
+
+{chr(10).join(cpu_lines(steps, cpu))}
+
 ## Cached reads through nginx, with wrk
 
 wrk, one thread, {args.wrk_connections} keep-alive connections, {args.wrk_seconds:.0f} s, after
@@ -398,6 +458,27 @@ counts them in its RPS.
     Path(f"{stem}.md").write_text(text)
     print(text)
     harness.log(f"wrote {stem}.md, .csv and .png")
+
+
+def cpu_lines(steps: list[harness.Step], cpu: dict[str, dict[str, float]]) -> list[str]:
+    """A row per kind of process, a column per step: share of one core (`cpu` holds them), and
+    that share's time per request at the step's rate."""
+    measured = [s for s in steps if s.rps and s.label in cpu]
+    if not measured:
+        return ["(no step measured)"]
+    busiest = max(measured, key=lambda s: s.users)
+    kinds = sorted(cpu[busiest.label], key=lambda k: -cpu[busiest.label][k])
+    lines = [
+        "| process | " + " | ".join(f"{s.users} users" for s in measured) + " |",
+        "|---|" + "---|" * len(measured),
+    ]
+    for kind in kinds:
+        cells = []
+        for step in measured:
+            share = cpu[step.label].get(kind, 0.0)
+            cells.append(f"{share:.0%}, {share / step.rps * 1e6:,.0f} µs")
+        lines.append(f"| {kind} | " + " | ".join(cells) + " |")
+    return lines
 
 
 if __name__ == "__main__":
