@@ -5,6 +5,7 @@ from __future__ import annotations
 import email
 from email.message import EmailMessage
 from email.policy import default
+from uuid import UUID
 
 import pytest
 
@@ -76,3 +77,21 @@ def test_smtp_bytes_keep_a_body_line_that_starts_with_from() -> None:
     assert b">From" not in data
     parsed = email.message_from_bytes(data, _class=EmailMessage, policy=default)
     assert next(parsed.iter_parts()).get_content().replace("\r\n", "\n") == text
+
+
+def test_each_message_has_a_boundary_of_its_own() -> None:
+    boundaries = {build_message(outgoing(), "library@example.org").get_boundary() for _ in range(3)}
+    assert len(boundaries) == 3
+    assert all(b is not None and b.startswith("=_") for b in boundaries)
+
+
+def test_a_body_that_quotes_the_boundary_still_reads_back_whole(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    token = UUID(int=7)
+    monkeypatch.setattr("shelfmark.notifications.infrastructure.mime.uuid4", lambda: token)
+    quoting = f"--=_{token.hex}\n--=_{token.hex}--\n"
+    message = read_back(outgoing(text=quoting, html=f"<pre>{quoting}</pre>"))
+    assert message.get_boundary() == f"=_{token.hex}"
+    text, html = (p.get_content() for p in message.iter_parts())
+    assert (text, html) == (quoting, f"<pre>{quoting}</pre>")

@@ -10,6 +10,12 @@ address in From and To. An address's domain goes out in IDNA (ASCII); a mailbox 
 ASCII needs SMTPUTF8, which these mailers do not speak, so such a message is refused for good
 rather than sent with a header no server can read.
 
+The multipart boundary is chosen here, "=_" and a random hex token: "=_" can never appear in a
+quoted-printable part, so no part can hold the boundary. Left to the generator, each message's
+boundary was checked against the text with a regular expression compiled for that boundary alone,
+half the CPU of building the message (about 250 µs), and each one evicted another pattern from
+the `re` module's shared cache.
+
 `smtp_bytes` is what the SMTP mailer sends: CRLF line ends and no `>From ` mangling of body
 lines (aiosmtplib's own flattening of a compat32 message mangles them).
 
@@ -24,6 +30,7 @@ from email.mime.multipart import MIMEMultipart
 from email.mime.nonmultipart import MIMENonMultipart
 from email.policy import compat32
 from email.utils import formataddr, formatdate, parseaddr
+from uuid import uuid4
 
 from shelfmark.notifications.application.ports import MailRejected, OutgoingEmail
 
@@ -44,7 +51,7 @@ def build_message(email: OutgoingEmail, sender: str) -> Message:
     for name, value in fields.items():
         if "\r" in value or "\n" in value:
             raise MailRejected(f"cannot build message {email.message_id}: a line break in {name}")
-    message = MIMEMultipart("alternative")
+    message = MIMEMultipart("alternative", boundary=f"=_{uuid4().hex}")
     message["From"] = _address(sender, email.message_id)
     message["To"] = _address(email.to, email.message_id)
     message["Subject"] = (

@@ -27,6 +27,7 @@ class EmailTemplates:
             ),
             trim_blocks=True,
             lstrip_blocks=True,
+            auto_reload=False,  # they ship with the code: no file checks on every render
         )
 
     def render(self, kind: str, context: Mapping[str, object]) -> RenderedEmail:
