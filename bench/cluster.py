@@ -176,7 +176,7 @@ async def _purge_queues(prefix: str) -> None:
     from shelfmark.config import Settings
 
     with tempfile.TemporaryDirectory() as tmp:
-        app = bootstrap(Settings(var_dir=Path(tmp), database_url=f"sqlite+aiosqlite:///{tmp}/x"))
+        app = bootstrap(Settings(var_dir=Path(tmp), database_url=f"sqlite:///{tmp}/x"))
         names = [c.name for c in app.events.consumers]
         await app.dispose()
     connection = await aio_pika.connect("amqp://guest:guest@127.0.0.1:5672/")

@@ -112,7 +112,7 @@ def fresh_database(backend: str, size: int, keep: bool) -> Iterator[tuple[str, b
             for f in [*files, _seeded_mark(path)]:
                 f.unlink(missing_ok=True)
         try:
-            yield f"sqlite+aiosqlite:///{path}", seeded
+            yield f"sqlite:///{path}", seeded
         finally:
             if not keep:
                 for f in files:
@@ -456,8 +456,7 @@ def machine() -> dict[str, Any]:
         "postgresql": pg_version,
         "sqlite": sqlite3.sqlite_version,
         "packages": {
-            p: version(p)
-            for p in ("fastapi", "uvicorn", "sqlalchemy", "asyncpg", "aiosqlite", "httpx")
+            p: version(p) for p in ("fastapi", "uvicorn", "sqlalchemy", "asyncpg", "httpx")
         },
     }
 

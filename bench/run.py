@@ -816,7 +816,7 @@ def main() -> None:
         work = Path(tmp)
         database = work / "shelfmark.db"
         env = os.environ | {
-            "DATABASE_URL": f"sqlite+aiosqlite:///{database}",
+            "DATABASE_URL": f"sqlite:///{database}",
             "SHELFMARK_VAR_DIR": str(work / "var"),
             "SHELFMARK_SCHEDULER_ENABLED": "false",
             "SHELFMARK_REQUEST_LIMIT_PER_CLIENT": "100000000/minute",

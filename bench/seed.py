@@ -50,7 +50,7 @@ def cpu_model() -> str:
 
 def main() -> None:
     with tempfile.TemporaryDirectory() as directory:
-        sqlite = timed_seed(f"sqlite+aiosqlite:///{directory}/seed.db")
+        sqlite = timed_seed(f"sqlite:///{directory}/seed.db")
     database = f"seed_bench_{uuid.uuid4().hex[:8]}"
     subprocess.run([*PSQL, f"CREATE DATABASE {database}"], check=True)
     try:
@@ -64,7 +64,7 @@ def main() -> None:
         f"# Bulk seeding: {BOOKS:,} books (1-3 copies each) and {PATRONS:,} patrons\n\n"
         "Wall time of the whole command (start-up and migration included), fresh database.\n\n"
         "| backend | seconds |\n|---|---|\n"
-        f"| SQLite (aiosqlite, WAL) | {sqlite:.1f} |\n"
+        f"| SQLite (WAL) | {sqlite:.1f} |\n"
         f"| PostgreSQL 15 (asyncpg) | {postgres:.1f} |\n\n"
         f"- when: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, commit {commit}\n"
         f"- machine: {os.cpu_count()} cores, {cpu_model()}, Python {platform.python_version()}\n"

@@ -82,7 +82,7 @@ class Phases:
 
 async def main(n: int, one_at_a_time: bool) -> None:
     directory = Path(tempfile.mkdtemp(prefix="write-costs-"))
-    engines = create_engines(f"sqlite+aiosqlite:///{directory / 'shelfmark.db'}")
+    engines = create_engines(f"sqlite:///{directory / 'shelfmark.db'}")
     await migrations.upgrade(engines.write)
     app = bootstrap(Settings(var_dir=directory), engines=engines)
     phases, consumers = Phases(), Counter[str]()

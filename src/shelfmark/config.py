@@ -17,7 +17,7 @@ from pydantic_settings import (
 
 from shelfmark.settings_sources import ConfigFileSource, EtcdSource
 
-EMBEDDED_DATABASE_URL = "sqlite+aiosqlite:///./var/shelfmark.db"
+EMBEDDED_DATABASE_URL = "sqlite:///./var/shelfmark.db"
 
 
 class Settings(BaseSettings):
@@ -26,7 +26,9 @@ class Settings(BaseSettings):
     database_url: str = Field(
         EMBEDDED_DATABASE_URL,
         validation_alias=AliasChoices("DATABASE_URL", "SHELFMARK_DATABASE_URL"),
-        description="SQLAlchemy URL of the write model; sqlite+aiosqlite or postgresql+asyncpg.",
+        description="SQLAlchemy URL of the write model: sqlite:///<path> (the driver a sqlite URL "
+        "names is not used: SQLite always runs on the embedded engine's own) or "
+        "postgresql+asyncpg.",
     )
     read_database_url: str | None = Field(
         None,

@@ -14,7 +14,7 @@ from tests.support.databases import fresh_postgres_database
 
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
-    return {"DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"}
+    return {"DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}"}
 
 
 def test_migrate_brings_a_fresh_database_up(env: dict[str, str]) -> None:

@@ -17,7 +17,7 @@ from shelfmark.patrons.infrastructure.orm import patrons
 
 
 def _settings(directory: Path) -> Settings:
-    return Settings(database_url=f"sqlite+aiosqlite:///{directory / 'seed.db'}")
+    return Settings(database_url=f"sqlite:///{directory / 'seed.db'}")
 
 
 async def _stored(settings: Settings) -> dict[str, list[Any]]:

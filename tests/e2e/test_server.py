@@ -40,7 +40,7 @@ def served(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Served]:
         os.environ
         | getattr(request, "param", {})
         | {
-            "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'fresh.db'}",
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'fresh.db'}",
             "SHELFMARK_PORT": str(port),
             "SHELFMARK_VAR_DIR": str(tmp_path),
         }

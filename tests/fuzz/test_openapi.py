@@ -101,8 +101,8 @@ class Library:
         return Path(str(self.shelfmark.engines.write.url.database))
 
     def close(self) -> None:
-        # The pool's connections were opened on schemathesis' event loop, but each aiosqlite
-        # connection runs on a thread of its own, so a fresh loop can close them.
+        # The pool's connections were opened on schemathesis' event loop; closing a SQLite
+        # connection awaits nothing (inline_sqlite.py), so a fresh loop can close them.
         asyncio.run(self.shelfmark.dispose())
 
 

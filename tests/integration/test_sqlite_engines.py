@@ -14,8 +14,8 @@ import pytest
 from sqlalchemy import event, select, text
 from sqlalchemy.exc import OperationalError
 
-from shelfmark.seedwork.infrastructure import database
-from shelfmark.seedwork.infrastructure.database import Engines
+from shelfmark.seedwork.infrastructure import database, inline_sqlite
+from shelfmark.seedwork.infrastructure.database import Engines, create_engines
 from shelfmark.seedwork.infrastructure.inline_sqlite import InlineConnection
 from shelfmark.seedwork.infrastructure.job_runs import job_runs
 from shelfmark.seedwork.infrastructure.reading import reading
@@ -63,6 +63,21 @@ async def test_reads_need_no_thread_of_their_own(sqlite_engines: Engines) -> Non
         assert isinstance(raw.driver_connection, InlineConnection)
         await connection.execute(select(job_runs))
         assert threading.active_count() == threads
+
+
+@pytest.mark.parametrize("scheme", ["sqlite", "sqlite+aiosqlite", "sqlite+pysqlite"])
+async def test_any_sqlite_url_runs_on_the_inline_engine(scheme: str, tmp_path: Path) -> None:
+    """Older settings name aiosqlite, which is no longer used: the driver is not read."""
+    engines = create_engines(f"{scheme}:///{tmp_path / 'any.db'}")
+    try:
+        assert engines.write.dialect.driver == engines.read.dialect.driver == inline_sqlite.DRIVER
+        async with engines.write.begin() as connection:
+            await connection.execute(text("CREATE TABLE shelf (title TEXT)"))
+            await connection.execute(text("INSERT INTO shelf VALUES ('Dune')"))
+        async with engines.read.connect() as connection:
+            assert await connection.scalar(text("SELECT title FROM shelf")) == "Dune"
+    finally:
+        await engines.dispose()
 
 
 async def test_a_failed_read_raises_and_leaves_its_connection_usable(

@@ -24,7 +24,7 @@ POSTGRES_USER = os.environ.get("SHELFMARK_TEST_PG_USER", "postgres")
 
 
 def sqlite_url(path: Path) -> str:
-    return f"sqlite+aiosqlite:///{path}"
+    return f"sqlite:///{path}"
 
 
 def postgres_url(database: str) -> str:

@@ -9,13 +9,20 @@ from typing import Any
 from uuid import uuid4
 
 from sqlalchemy import event
+from sqlalchemy.dialects import registry
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from shelfmark.seedwork.infrastructure.inline_sqlite import connect_inline
+from shelfmark.seedwork.infrastructure import inline_sqlite
 from shelfmark.seedwork.infrastructure.replica import ReplicaEngine
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+registry.register(
+    f"sqlite.{inline_sqlite.DRIVER}",
+    inline_sqlite.__name__,
+    inline_sqlite.InlineSQLiteDialect.__name__,
+)
 
 
 @dataclass(frozen=True)
@@ -115,28 +122,26 @@ def _postgres_engine(
 
 
 def _sqlite_engine(url: str, *, immediate: bool, echo: bool) -> AsyncEngine:
-    """SQLite in WAL mode, its statements run on the event loop's thread (see `inline_sqlite`).
-    The write engine has one connection, so this process's writers queue for it in the pool
-    instead of polling the lock in the busy handler's sleeps, and its transactions take the
-    write lock up front (BEGIN IMMEDIATE), waiting up to the busy timeout (asynchronously) while
-    another process (a CLI command) holds it."""
-    database = make_url(url).database
-    if database and database != ":memory:":
-        Path(database).parent.mkdir(parents=True, exist_ok=True)
-    lock_wait = SQLITE_BUSY_TIMEOUT_MS / 1000 if immediate else None
+    """SQLite in WAL mode, its statements run on the event loop's thread (see `inline_sqlite`),
+    whatever driver the URL names. The write engine has one connection, so this process's
+    writers queue for it in the pool instead of polling the lock in the busy handler's sleeps,
+    and its transactions take the write lock up front (BEGIN IMMEDIATE), waiting up to the busy
+    timeout (asynchronously) while another process (a CLI command) holds it."""
+    inline = make_url(url).set(drivername=f"sqlite+{inline_sqlite.DRIVER}")
+    if inline.database and inline.database != ":memory:":
+        Path(inline.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_async_engine(
-        url,
+        inline,
         echo=echo,
         pool_size=1 if immediate else 5,
         max_overflow=0 if immediate else 10,
-        connect_args={
-            "async_creator_fn": functools.partial(connect_inline, lock_wait_seconds=lock_wait)
-        },
+        begin="BEGIN IMMEDIATE" if immediate else "BEGIN",
+        lock_wait_seconds=SQLITE_BUSY_TIMEOUT_MS / 1000 if immediate else None,
     )
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
+        dbapi_connection.isolation_level = None  # the dialect issues BEGIN itself
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
@@ -145,11 +150,5 @@ def _sqlite_engine(url: str, *, immediate: bool, echo: bool) -> AsyncEngine:
         if immediate:  # its BEGIN waits for the lock itself, without blocking the loop
             cursor.execute("PRAGMA busy_timeout=0")
         cursor.close()
-
-    begin = "BEGIN IMMEDIATE" if immediate else "BEGIN"
-
-    @event.listens_for(engine.sync_engine, "begin")
-    def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql(begin)
 
     return engine

@@ -1,24 +1,31 @@
-"""An aiosqlite connection that runs its calls on the caller's thread, the event loop's.
+"""SQLite for SQLAlchemy's asyncio layer, its statements run on the event loop's thread.
 
-aiosqlite gives every connection a worker thread and hops to it for each call: a queue put,
-a thread wake-up, the GIL handed over and back, then `call_soon_threadsafe` to wake the loop.
-Measured here that costs about 0.4 ms of CPU per statement, where SQLite answers an indexed
-read in 10 to 40 µs; and under load each hop waits a whole turn of a busy event loop, so a
-write transaction of ten statements held the write lock for half a second while reads kept
-the loop busy. So statements run inline: the loop waits the microseconds SQLite takes.
+SQLAlchemy's asyncio engines need a driver that awaits; SQLite's own module (`sqlite3`) does
+not, and its asyncio wrapper, aiosqlite, gives every connection a worker thread and hops to it
+for each call. Measured here a hop cost about 0.4 ms of CPU per statement where SQLite answers
+an indexed read in 10 to 40 µs, and under load each hop waited a whole turn of a busy event
+loop. So this dialect is SQLAlchemy's own `sqlite3` dialect, declared async: each statement
+runs inline and the loop waits the microseconds SQLite takes. (An earlier version ran
+aiosqlite's connection without its thread; the adapter layers between SQLAlchemy and `sqlite3`
+still cost about 40 µs of CPU per read and 10 µs per statement, a fifth of a read.)
 
 The one wait that can be long is for the write lock that another process (a CLI command)
-holds. The write connection therefore has no busy timeout of its own (`lock_wait_seconds`
-set): its `BEGIN` fails at once when the lock is taken, and is tried again after an
+holds. The write engine's connections therefore have no busy timeout of their own: their
+`BEGIN IMMEDIATE` fails at once when the lock is taken, and is tried again after an
 `asyncio.sleep`, for up to `lock_wait_seconds`, so the loop goes on serving meanwhile and a
-request cancelled while it waits stops waiting. (A worker thread would keep the connection
-busy after a cancellation, and closing it from the loop would then block.) Nothing else waits:
-once a transaction holds the write lock its statements need no other, and a WAL reader does
-not wait for the writer. Since nothing waits, a read gives way to the loop once before it takes
-its connection (`reading.py`), and a write transaction before it takes the write connection
+request cancelled while it waits stops waiting. Nothing else waits: once a transaction holds
+the write lock its statements need no other, and a WAL reader does not wait for the writer.
+Since nothing waits, a read gives way to the loop once before it takes its connection
+(`reading.py`), and a write transaction before it takes the write connection
 (`transaction.py`), so that a task reading or writing back to back cannot starve the others
 (the background work, once per step: `giving_way.py`), and no task holds a connection while
 the others run.
+
+How the asyncio layer is met, in SQLAlchemy's terms: it runs each call of the synchronous
+engine in a greenlet, which awaits on the loop's behalf through `await_`; an `execute` that
+awaited nothing is taken for a synchronous driver and refused, so each statement awaits a
+finished awaitable; and a buffered result's cursor is "soft closed" asynchronously, which for
+`sqlite3` (rows read from the cursor as they are fetched) is nothing to do.
 """
 
 from __future__ import annotations
@@ -26,86 +33,107 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import time
-from collections.abc import Callable, Generator
+from collections.abc import Generator
 from typing import Any
 
-import aiosqlite
+from sqlalchemy import pool
+from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
+from sqlalchemy.engine import URL
+from sqlalchemy.engine.interfaces import DBAPIConnection, DBAPICursor, ExecutionContext
+from sqlalchemy.util.concurrency import await_
 
+#: The name SQLAlchemy's registry knows this dialect by (`database.py` registers it).
+DRIVER = "shelfmark_inline"
 FIRST_LOCK_RETRY_SECONDS = 0.001
 LONGEST_LOCK_RETRY_SECONDS = 0.05
 
 
-class _RunNow:
-    """Stands in for aiosqlite's queue to its worker thread: runs each call as it is put.
-    (SQLAlchemy's dialect also puts calls on that queue itself, to set the isolation level.)"""
+class _Finished:
+    """An awaitable that is already done: what each statement awaits."""
 
-    def put_nowait(self, item: tuple[asyncio.Future[Any] | None, Callable[[], Any]]) -> None:
-        future, function = item
-        try:
-            result = function()
-        except BaseException as error:
-            if future is None:
-                raise
-            future.set_exception(error)
-        else:
-            if future is not None:
-                future.set_result(result)
+    def __await__(self) -> Generator[Any, None, None]:
+        return
+        yield  # a generator that stops at once
 
 
-class InlineConnection(aiosqlite.Connection):
-    """aiosqlite's interface (what SQLAlchemy's aiosqlite dialect drives), without its thread."""
+_FINISHED = _Finished()
+
+
+class InlineCursor(sqlite3.Cursor):
+    async def _async_soft_close(self) -> None:
+        """Called after each statement: the rows stay on the cursor until fetched."""
+
+
+class InlineConnection(sqlite3.Connection):
+    def cursor(self, factory: Any = InlineCursor) -> Any:
+        return super().cursor(factory)
+
+
+class InlineSQLiteDialect(SQLiteDialect_pysqlite):
+    """`begin`: the statement that opens a transaction (`BEGIN IMMEDIATE` for the writer, which
+    takes the lock up front). `lock_wait_seconds`: how long that waits, asynchronously, for
+    another process's write lock (None: a `BEGIN` that does not take the lock never waits)."""
+
+    driver = DRIVER
+    is_async = True
+    supports_statement_cache = True
 
     def __init__(
-        self,
-        connector: Callable[[], sqlite3.Connection],
-        iter_chunk_size: int,
-        *,
-        lock_wait_seconds: float | None,
-    ) -> None:
-        super().__init__(connector, iter_chunk_size)
-        self._tx = _RunNow()  # type: ignore[assignment]
+        self, begin: str = "BEGIN", lock_wait_seconds: float | None = None, **kwargs: Any
+    ) -> None:  # not keyword-only: `create_engine` passes on only the arguments it sees here
+        super().__init__(**kwargs)
+        self._begin = begin
         self._lock_wait_seconds = lock_wait_seconds
 
-    async def _execute(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        if not self._running or not self._connection:
-            raise ValueError("Connection closed")
-        if self._lock_wait_seconds is not None and _is_begin(args):
-            return await self._begin(fn, *args, **kwargs)
-        return fn(*args, **kwargs)
+    @classmethod
+    def get_pool_class(cls, url: URL) -> type[pool.Pool]:
+        if cls._is_url_file_db(url):
+            return pool.AsyncAdaptedQueuePool
+        return pool.StaticPool
 
-    async def _begin(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        assert self._lock_wait_seconds is not None
+    def create_connect_args(self, url: URL) -> Any:
+        arguments, options = super().create_connect_args(url)
+        return arguments, {**options, "factory": InlineConnection}
+
+    def do_begin(self, dbapi_connection: DBAPIConnection) -> None:
+        if self._lock_wait_seconds is None:
+            dbapi_connection.cursor().execute(self._begin)
+            return
         deadline = time.monotonic() + self._lock_wait_seconds
         pause = FIRST_LOCK_RETRY_SECONDS
         while True:
             try:
-                return fn(*args, **kwargs)
+                dbapi_connection.cursor().execute(self._begin)
+                return
             except sqlite3.OperationalError as error:
                 busy = error.sqlite_errorcode & 0xFF == sqlite3.SQLITE_BUSY  # or an extended code
                 if not busy or time.monotonic() > deadline:
                     raise
-            await asyncio.sleep(pause)
+            await_(asyncio.sleep(pause))
             pause = min(pause * 2, LONGEST_LOCK_RETRY_SECONDS)
 
-    def __await__(self) -> Generator[Any, None, aiosqlite.Connection]:
-        return self._connect().__await__()  # the base starts its thread here first
+    def do_execute(
+        self,
+        cursor: DBAPICursor,
+        statement: str,
+        parameters: Any,
+        context: ExecutionContext | None = None,
+    ) -> None:
+        cursor.execute(statement, parameters)
+        await_(_FINISHED)
 
+    def do_execute_no_params(
+        self, cursor: DBAPICursor, statement: str, context: ExecutionContext | None = None
+    ) -> None:
+        cursor.execute(statement)
+        await_(_FINISHED)
 
-def _is_begin(args: tuple[Any, ...]) -> bool:
-    return bool(args) and isinstance(args[0], str) and args[0].startswith("BEGIN")
-
-
-def connect_inline(
-    database: str,
-    *,
-    iter_chunk_size: int = 64,
-    lock_wait_seconds: float | None = None,
-    **kwargs: Any,
-) -> InlineConnection:
-    """SQLAlchemy's aiosqlite dialect calls this (as `async_creator_fn`) with its connect
-    arguments, where it would have called `aiosqlite.connect`."""
-    return InlineConnection(
-        lambda: sqlite3.connect(database, **kwargs),
-        iter_chunk_size,
-        lock_wait_seconds=lock_wait_seconds,
-    )
+    def do_executemany(
+        self,
+        cursor: DBAPICursor,
+        statement: str,
+        parameters: Any,
+        context: ExecutionContext | None = None,
+    ) -> None:
+        cursor.executemany(statement, parameters)
+        await_(_FINISHED)
