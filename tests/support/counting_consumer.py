@@ -51,13 +51,11 @@ class CountingConsumer:
         if envelope.event_id in self.fail_on:
             raise RuntimeError(f"told to fail on {envelope.event_id}")
         async with self._engine.begin() as connection:
-            if await inbox.already_applied(connection, self._name, envelope.event_id):
+            at = envelope.occurred_at
+            if not await inbox.first_delivery(connection, self._name, envelope.event_id, at):
                 return
             await connection.execute(
                 effects.insert().values(consumer=self._name, event_id=envelope.event_id)
-            )
-            await inbox.record_applied(
-                connection, self._name, envelope.event_id, envelope.occurred_at
             )
 
     async def effects(self) -> Counter[UUID]:

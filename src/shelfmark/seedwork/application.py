@@ -22,11 +22,12 @@ class ConcurrentUpdate(Conflict):
 
 
 class Inbox(Protocol):
-    """Which consumer applied which event: marked in the same transaction as the effect."""
+    """Which consumer applied which event: recorded in the same transaction as the effect."""
 
-    async def already_applied(self, consumer: str, event_id: UUID) -> bool: ...
-
-    def mark_applied(self, consumer: str, event_id: UUID, at: datetime) -> None: ...
+    async def first_delivery(self, consumer: str, event_id: UUID, at: datetime) -> bool:
+        """Records that `consumer` applies `event_id` at `at`, before it does; False when it
+        already had, and then the consumer does nothing."""
+        ...
 
 
 class UnitOfWork(Protocol):

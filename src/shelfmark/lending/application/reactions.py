@@ -28,9 +28,9 @@ class LendingReactions:
 
     async def handle(self, envelope: Envelope) -> None:
         async with self._uow() as uow:
-            if await uow.inbox.already_applied(self.name, envelope.event_id):
-                return
             now = self._clock.now()
+            if not await uow.inbox.first_delivery(self.name, envelope.event_id, now):
+                return
             await offer_new_copy(
                 uow,
                 envelope.aggregate_id,
@@ -39,5 +39,4 @@ class LendingReactions:
                 now,
                 str(envelope.payload["actor"]),
             )
-            uow.inbox.mark_applied(self.name, envelope.event_id, now)
             await uow.commit()

@@ -58,11 +58,10 @@ class PatronNotifier:
         # another could starve the pool when many are in flight.
         notification = await self._compose(envelope)
         async with self._uow() as uow:
-            if await uow.already_applied(self.name, envelope.event_id):
+            if not await uow.first_delivery(self.name, envelope.event_id, self._clock.now()):
                 return
             if notification is not None:
                 uow.add(notification)
-            uow.mark_applied(self.name, envelope.event_id, self._clock.now())
             await uow.commit()
 
     async def _compose(self, envelope: Envelope) -> Notification | None:

@@ -83,11 +83,11 @@ class Templates(Protocol):
 class NotificationsUnitOfWork(UnitOfWork, Protocol):
     """One transaction holding the queued notification and the inbox row of its event."""
 
-    async def already_applied(self, consumer: str, event_id: UUID) -> bool: ...
+    async def first_delivery(self, consumer: str, event_id: UUID, at: datetime) -> bool:
+        """As `seedwork.application.Inbox.first_delivery`."""
+        ...
 
     def add(self, notification: Notification) -> None: ...
-
-    def mark_applied(self, consumer: str, event_id: UUID, at: datetime) -> None: ...
 
 
 class NotificationQueue(Protocol):

@@ -22,22 +22,16 @@ class SqlNotificationsUnitOfWork(SqlTransaction):
     def __init__(self, engine: AsyncEngine) -> None:
         super().__init__(engine)
         self._added: list[Notification] = []
-        self._applied: list[tuple[str, UUID, datetime]] = []
 
-    async def already_applied(self, consumer: str, event_id: UUID) -> bool:
-        return await inbox.already_applied(self.connection, consumer, event_id)
+    async def first_delivery(self, consumer: str, event_id: UUID, at: datetime) -> bool:
+        return await inbox.first_delivery(self.connection, consumer, event_id, at)
 
     def add(self, notification: Notification) -> None:
         self._added.append(notification)
 
-    def mark_applied(self, consumer: str, event_id: UUID, at: datetime) -> None:
-        self._applied.append((consumer, event_id, at))
-
     async def commit(self) -> None:
         if self._added:
             await self.connection.execute(_ADD, [_row(n) for n in self._added])
-        for consumer, event_id, at in self._applied:
-            await inbox.record_applied(self.connection, consumer, event_id, at)
         await self.connection.commit()
 
 

@@ -47,11 +47,10 @@ class BookIndexProjection:
         """Two refreshes of one book at once (two consumers in flight) take turns on it (see
         the index's `refresh`); the later one writes the entry from the newer state."""
         async with self._uow() as uow:
-            if await uow.inbox.already_applied(self.name, envelope.event_id):
+            now = self._clock.now()
+            if not await uow.inbox.first_delivery(self.name, envelope.event_id, now):
                 return
             await uow.index.refresh([book_of(envelope)])
-            now = self._clock.now()
-            uow.inbox.mark_applied(self.name, envelope.event_id, now)
             await uow.commit()
         self._on_applied((now - envelope.occurred_at).total_seconds())
 

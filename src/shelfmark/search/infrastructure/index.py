@@ -173,5 +173,4 @@ class SqlSearchUnitOfWork(SqlTransaction):
         return self
 
     async def commit(self) -> None:
-        await self.inbox.flush()
         await self.connection.commit()

@@ -1,12 +1,21 @@
 """The inbox: which consumer applied which event, written in the same transaction as the effect,
-so a redelivered event is recognised and has no second effect."""
+so a redelivered event is recognised and has no second effect.
+
+A consumer records the event before it applies it (`first_delivery`): one statement, an insert
+that does nothing where the row is already there, says whether this delivery is the first. (A
+check and then an insert at commit were two statements per event per consumer.) Two
+deliveries of one event at once (two consumers in flight on PostgreSQL) queue on the row: the
+second's insert waits for the first's transaction, then finds the row, or inserts it and
+applies the event itself if the first rolled back."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Column, String, Table, Uuid, bindparam, exists, select
+from sqlalchemy import Column, String, Table, Uuid
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from shelfmark.seedwork.infrastructure.metadata import metadata
@@ -21,43 +30,35 @@ inbox = Table(
 )
 
 
-# Built once: every event every consumer applies runs both.
-_APPLIED = select(
-    exists().where(
-        inbox.c.consumer == bindparam("consumer"), inbox.c.event_id == bindparam("event_id")
-    )
-)
-_RECORD = inbox.insert()
+def _record_first(insert: Any) -> Any:
+    return insert(inbox).on_conflict_do_nothing().returning(inbox.c.event_id)
 
 
-async def already_applied(connection: AsyncConnection, consumer: str, event_id: UUID) -> bool:
-    return bool(await connection.scalar(_APPLIED, {"consumer": consumer, "event_id": event_id}))
+#: Built once, by dialect (each spells the upsert with its own construct): every event every
+#: consumer applies runs it.
+_RECORD_FIRST = {
+    "sqlite": _record_first(sqlite.insert),
+    "postgresql": _record_first(postgresql.insert),
+}
 
 
-async def record_applied(
+async def first_delivery(
     connection: AsyncConnection, consumer: str, event_id: UUID, at: datetime
-) -> None:
-    """Two concurrent deliveries of one event both pass `already_applied`; the second insert
-    then clashes on the key, its transaction rolls back, and the retry finds the row."""
-    await connection.execute(
-        _RECORD, {"consumer": consumer, "event_id": event_id, "processed_at": at}
+) -> bool:
+    """Records, in the connection's transaction, that `consumer` applies `event_id` at `at`;
+    False when it already had, and then the caller must leave it at that."""
+    recorded = await connection.execute(
+        _RECORD_FIRST[connection.dialect.name],
+        {"consumer": consumer, "event_id": event_id, "processed_at": at},
     )
+    return recorded.first() is not None
 
 
 class SqlInbox:
-    """The inbox inside a unit of work: marks are written when the unit of work commits."""
+    """The inbox inside a unit of work, on its connection."""
 
     def __init__(self, connection: AsyncConnection) -> None:
         self._connection = connection
-        self._marks: list[tuple[str, UUID, datetime]] = []
 
-    async def already_applied(self, consumer: str, event_id: UUID) -> bool:
-        return await already_applied(self._connection, consumer, event_id)
-
-    def mark_applied(self, consumer: str, event_id: UUID, at: datetime) -> None:
-        self._marks.append((consumer, event_id, at))
-
-    async def flush(self) -> None:
-        for consumer, event_id, at in self._marks:
-            await record_applied(self._connection, consumer, event_id, at)
-        self._marks.clear()
+    async def first_delivery(self, consumer: str, event_id: UUID, at: datetime) -> bool:
+        return await first_delivery(self._connection, consumer, event_id, at)

@@ -121,9 +121,10 @@ def _versioned_update(table: Table, key: str) -> Update:
 class SqlAlchemyUnitOfWork(SqlTransaction, abc.ABC):
     """Opens a transaction on enter, rolls back on exit unless `commit()` ran.
 
-    `commit()` writes the tracked aggregates, appends their events to the outbox and a
-    consumer's inbox marks in the same transaction, and commits. A unique-constraint or
-    version clash becomes ConcurrencyConflict, which the command runner retries.
+    `commit()` writes the tracked aggregates and appends their events to the outbox in the
+    transaction (where a consumer recorded its event in the inbox first), and commits. A
+    unique-constraint or version clash becomes ConcurrencyConflict, which the command runner
+    retries.
 
     `after_commit`, if given, hears the committed events once the transaction is durable (a
     read cache forgets what they changed); its failure is logged, never the command's.
@@ -155,7 +156,6 @@ class SqlAlchemyUnitOfWork(SqlTransaction, abc.ABC):
                 events.extend(await repository.flush())
             await append_to_outbox(self.connection, events)
             await append_to_audit_log(self.connection, events)
-            await self.inbox.flush()
             await self.connection.commit()
         except IntegrityError as error:
             if is_unique_violation(error):
