@@ -99,7 +99,6 @@ async def _add_loans_and_logins(
     url: str, loans: int, logins: int, rng: random.Random
 ) -> dict[str, Any]:
     from sqlalchemy import select
-    from sqlalchemy.ext.asyncio import create_async_engine
 
     from shelfmark.access.infrastructure.hashing import Argon2PasswordHasher
     from shelfmark.access.infrastructure.orm import accounts
@@ -108,10 +107,12 @@ async def _add_loans_and_logins(
     from shelfmark.lending.infrastructure.orm import loans as loan_table
     from shelfmark.lending.infrastructure.policy_source import load_policy
     from shelfmark.patrons.infrastructure.orm import patrons
+    from shelfmark.seedwork.infrastructure.database import create_engines
 
     policy = load_policy(None)
     rules = policy.library
-    engine = create_async_engine(url)
+    engines = create_engines(url)
+    engine = engines.write
     now = datetime.now(UTC)
     async with engine.begin() as connection:
         circulating = (
@@ -183,7 +184,7 @@ async def _add_loans_and_logins(
                 for p in with_login
             ],
         )
-    await engine.dispose()
+    await engines.dispose()
     return {
         "staff": STAFF,
         "patron_password": PATRON_PASSWORD,

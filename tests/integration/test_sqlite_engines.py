@@ -90,6 +90,65 @@ async def test_a_failed_read_raises_and_leaves_its_connection_usable(
         assert await connection.scalar(text("SELECT 1")) == 1
 
 
+async def test_a_read_left_half_way_holds_no_snapshot_after_its_transaction(
+    sqlite_engines: Engines,
+) -> None:
+    """Every row is read at execution: a loop over rows that raised half-way leaves no open
+    statement keeping its snapshot on the pooled connection, so the next read sees later
+    commits and a checkpoint can take the whole log."""
+    async with sqlite_engines.write.begin() as writer:
+        await writer.execute(text("CREATE TABLE shelf (n INTEGER)"))
+        await writer.execute(text("INSERT INTO shelf VALUES (1), (2), (3)"))
+    kept = []
+    async with reading(sqlite_engines.read) as connection:
+        result = await connection.execute(text("SELECT n FROM shelf"))
+        kept.append(next(iter(result)))  # the result itself still alive, its rows unread
+        await connection.rollback()
+        async with sqlite_engines.write.begin() as writer:
+            await writer.execute(text("INSERT INTO shelf VALUES (4)"))
+        other = sqlite3.connect(str(sqlite_engines.write.url.database))
+        try:
+            busy, _, _ = other.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        finally:
+            other.close()
+        assert busy == 0
+        assert await connection.scalar(text("SELECT count(*) FROM shelf")) == 4
+
+
+async def test_a_commit_with_returning_rows_unread_commits(sqlite_engines: Engines) -> None:
+    async with sqlite_engines.write.begin() as writer:
+        await writer.execute(text("CREATE TABLE shelf (n INTEGER)"))
+        await writer.execute(text("INSERT INTO shelf VALUES (1), (2)"))
+    async with writing(sqlite_engines.write) as connection:
+        result = await connection.execute(text("UPDATE shelf SET n = n + 10 RETURNING n"))
+        assert result.fetchone() is not None  # one row read, the other not, the result alive
+    async with writing(sqlite_engines.write) as connection:  # the writer is free again
+        await connection.execute(text("INSERT INTO shelf VALUES (3)"))
+    async with sqlite_engines.read.connect() as connection:
+        stored = await connection.scalars(text("SELECT n FROM shelf ORDER BY n"))
+        assert list(stored) == [3, 11, 12]
+
+
+def test_a_snapshot_older_than_the_last_commit_is_no_lock_to_wait_for() -> None:
+    """`BEGIN` fails with SQLITE_BUSY_SNAPSHOT when this connection still holds an old
+    snapshot; waiting cannot change that, so it is raised at once (here, outside any event
+    loop, a wait would fail otherwise)."""
+    dialect = inline_sqlite.InlineSQLiteDialect(begin="BEGIN IMMEDIATE", lock_wait_seconds=30)
+    stale = sqlite3.OperationalError("database is locked")
+    stale.sqlite_errorcode = sqlite3.SQLITE_BUSY_SNAPSHOT  # type: ignore[attr-defined]
+
+    class Connection:
+        def cursor(self) -> Connection:
+            return self
+
+        def execute(self, statement: str) -> None:
+            raise stale
+
+    with pytest.raises(sqlite3.OperationalError) as raised:
+        dialect.do_begin(Connection())  # type: ignore[arg-type]
+    assert raised.value is stale
+
+
 async def read_one(engines: Engines) -> None:
     async with reading(engines.read) as connection:
         assert await connection.scalar(text("SELECT 1")) == 1

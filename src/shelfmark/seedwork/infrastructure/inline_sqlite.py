@@ -24,8 +24,11 @@ the others run.
 How the asyncio layer is met, in SQLAlchemy's terms: it runs each call of the synchronous
 engine in a greenlet, which awaits on the loop's behalf through `await_`; an `execute` that
 awaited nothing is taken for a synchronous driver and refused, so each statement awaits a
-finished awaitable; and a buffered result's cursor is "soft closed" asynchronously, which for
-`sqlite3` (rows read from the cursor as they are fetched) is nothing to do.
+finished awaitable; and its results are buffered, every row read at execution (as the async
+drivers do), so no statement stays open with rows unread: one left so (a loop over rows that
+raised half-way, a RETURNING never read) would keep its read snapshot past the transaction's
+end on a pooled connection, and make a COMMIT fail ("SQL statements in progress"). The
+buffered cursor is then "soft closed" asynchronously, which here is nothing more to do.
 """
 
 from __future__ import annotations
@@ -38,8 +41,10 @@ from collections.abc import Callable, Generator
 from typing import Any
 
 from sqlalchemy import Uuid, pool
+from sqlalchemy.dialects.sqlite.base import SQLiteExecutionContext
 from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
 from sqlalchemy.engine import URL
+from sqlalchemy.engine.cursor import FullyBufferedCursorFetchStrategy
 from sqlalchemy.engine.interfaces import DBAPIConnection, DBAPICursor, ExecutionContext
 from sqlalchemy.util.concurrency import await_
 
@@ -62,7 +67,17 @@ _FINISHED = _Finished()
 
 class InlineCursor(sqlite3.Cursor):
     async def _async_soft_close(self) -> None:
-        """Called after each statement: the rows stay on the cursor until fetched."""
+        """Called after each statement, whose rows were all read at execution."""
+
+
+class _BufferedExecutionContext(SQLiteExecutionContext):
+    def post_exec(self) -> None:
+        super().post_exec()  # type: ignore[no-untyped-call]
+        cursor = self.cursor
+        if cursor.description is not None:  # it returns rows: all of them, now
+            self.cursor_fetch_strategy = FullyBufferedCursorFetchStrategy(
+                cursor, initial_buffer=cursor.fetchall()
+            )
 
 
 class InlineConnection(sqlite3.Connection):
@@ -90,6 +105,13 @@ def uuid_from_hex(value: str | None) -> uuid.UUID | None:
     return read
 
 
+def _another_holds_the_lock(error: sqlite3.OperationalError) -> bool:
+    """SQLITE_BUSY or one of its extended codes, but for SQLITE_BUSY_SNAPSHOT: a snapshot this
+    connection still holds is older than the last commit, and no wait will change that."""
+    code = error.sqlite_errorcode
+    return code & 0xFF == sqlite3.SQLITE_BUSY and code != sqlite3.SQLITE_BUSY_SNAPSHOT
+
+
 class _HexUuid(Uuid[Any]):
     def result_processor(self, dialect: Any, coltype: object) -> Callable[[Any], Any] | None:
         if self.as_uuid:
@@ -106,6 +128,7 @@ class InlineSQLiteDialect(SQLiteDialect_pysqlite):
     driver = DRIVER
     is_async = True
     supports_statement_cache = True
+    execution_ctx_cls = _BufferedExecutionContext
     colspecs = {**SQLiteDialect_pysqlite.colspecs, Uuid: _HexUuid}
 
     def __init__(
@@ -136,8 +159,7 @@ class InlineSQLiteDialect(SQLiteDialect_pysqlite):
                 dbapi_connection.cursor().execute(self._begin)
                 return
             except sqlite3.OperationalError as error:
-                busy = error.sqlite_errorcode & 0xFF == sqlite3.SQLITE_BUSY  # or an extended code
-                if not busy or time.monotonic() > deadline:
+                if not _another_holds_the_lock(error) or time.monotonic() > deadline:
                     raise
             await_(asyncio.sleep(pause))
             pause = min(pause * 2, LONGEST_LOCK_RETRY_SECONDS)
