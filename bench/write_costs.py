@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import shutil
 import tempfile
 import time
 from collections import Counter
@@ -116,6 +117,7 @@ async def main(n: int, one_at_a_time: bool) -> None:
             await phases.run("e-mail", send_all(app))
     finally:
         await app.dispose()
+        shutil.rmtree(directory, ignore_errors=True)
     writes = 2 * n
 
     def ms(seconds: float) -> str:

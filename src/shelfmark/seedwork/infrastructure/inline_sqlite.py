@@ -7,7 +7,7 @@ an indexed read in 10 to 40 µs, and under load each hop waited a whole turn of 
 loop. So this dialect is SQLAlchemy's own `sqlite3` dialect, declared async: each statement
 runs inline and the loop waits the microseconds SQLite takes. (An earlier version ran
 aiosqlite's connection without its thread; the adapter layers between SQLAlchemy and `sqlite3`
-still cost about 40 µs of CPU per read and 10 µs per statement, a fifth of a read.)
+still cost about a quarter of a read's CPU and 10 µs per statement: docs/performance.md.)
 
 The one wait that can be long is for the write lock that another process (a CLI command)
 holds. The write engine's connections therefore have no busy timeout of their own: their
