@@ -12,9 +12,9 @@ rather than sent with a header no server can read.
 
 The multipart boundary is chosen here, "=_" and a random hex token: "=_" can never appear in a
 quoted-printable part, so no part can hold the boundary. Left to the generator, each message's
-boundary was checked against the text with a regular expression compiled for that boundary alone,
-half the CPU of building the message (about 250 µs), and each one evicted another pattern from
-the `re` module's shared cache.
+boundary was checked against the text with a regular expression compiled for that boundary
+alone (320 against 245 µs of CPU to build and flatten a message here), and each one evicted
+another pattern from the `re` module's shared cache.
 
 `smtp_bytes` is what the SMTP mailer sends: CRLF line ends and no `>From ` mangling of body
 lines (aiosmtplib's own flattening of a compat32 message mangles them).
