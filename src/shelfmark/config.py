@@ -153,6 +153,23 @@ class Settings(BaseSettings):
         description="Run the outbox relay, the consumers and the mail sender inside `shelfmark "
         "serve`; scaled mode turns this off and runs `shelfmark worker ...` processes.",
     )
+    api_processes: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description="API processes `shelfmark serve` starts on its port (one per core is the "
+        "most that helps). With more than one, the relay, the mail sender and the scheduler run "
+        "in one of them at a time (a lock file in var_dir), an in-process cache follows "
+        "what the others changed through the outbox (peer_poll_seconds), and each process "
+        "keeps its own /metrics and in-memory rate-limit counters.",
+    )
+    peer_poll_seconds: float = Field(
+        0.05,
+        gt=0,
+        le=5,
+        description="With api_processes > 1: how often each process reads the outbox for its "
+        "peers' changes (its in-process cache) and the relay for their new events.",
+    )
     worker_metrics_port: int | None = Field(
         None,
         ge=1,

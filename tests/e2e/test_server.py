@@ -150,3 +150,58 @@ def test_sigterm_drains_refusing_new_connections_and_closing_none_itself(served:
         assert served.process.poll() is None, "stopped while a connection was still open"
     # uvicorn, its shutdown done, raises the signal it caught again: the usual way to end.
     assert served.process.wait(timeout=15) == -signal.SIGTERM
+
+
+def api_processes(parent: int) -> list[int]:
+    """The API processes uvicorn's supervisor (`parent`) started (not multiprocessing's
+    resource tracker, its other child)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            command = (stat.parent / "cmdline").read_bytes()
+        except (OSError, ValueError):
+            continue  # gone meanwhile
+        if ppid == parent and b"resource_tracker" not in command:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def fresh_connection_reads(url: str, path: str, times: int) -> list[dict[str, object]]:
+    """`times` answers, each on a new connection, which either process may accept."""
+    answers = []
+    for _ in range(times):
+        with httpx.Client(base_url=url, timeout=10) as http:
+            answers.append(http.get(path).json())
+    return answers
+
+
+@pytest.mark.parametrize(
+    "served",
+    [{"SHELFMARK_API_PROCESSES": "2", "SHELFMARK_CACHE_TTL_SECONDS": "3600"}],
+    indirect=True,
+)
+def test_two_api_processes_serve_one_library_and_agree_on_it(served: Served) -> None:
+    """Both processes answer on the port; a book both have cached is shown borrowed by
+    both soon after the loan, long before the cache's hour would have let it go."""
+    assert len(api_processes(served.process.pid)) == 2
+    with httpx.Client(base_url=served.url, timeout=10) as http:
+        login = {"username": "desk", "password": "correct horse battery staple"}
+        token = http.post("/auth/token", data=login).json()["access_token"]
+        http.headers["Authorization"] = f"Bearer {token}"
+        book = http.post("/books", json={"title": "Dune", "author": "Frank Herbert"}).json()
+        http.post(
+            "/patrons",
+            json={"first_name": "Ada", "last_name": "Lovelace", "email": "ada@example.org"},
+        )
+        path = f"/books/{book['id']}"
+        before = fresh_connection_reads(served.url, path, 40)
+        assert {a["copies_available"] for a in before} == {1}
+        loan = http.post(f"{path}/borrow", json={"borrower_email": "ada@example.org"})
+        assert loan.status_code == 201
+    deadline = time.monotonic() + 10
+    while {a["copies_available"] for a in fresh_connection_reads(served.url, path, 40)} != {0}:
+        assert time.monotonic() < deadline, "a process still shows the copy on the shelf"
+    served.process.terminate()
+    assert served.process.wait(timeout=30) == 0
+    assert api_processes(served.process.pid) == []

@@ -210,8 +210,14 @@ class CacheInvalidation:
         self._cache = cache
 
     async def handle(self, envelope: Envelope) -> None:
+        await self.forget_all([envelope])
+
+    async def forget_all(self, envelopes: Iterable[Envelope]) -> None:
+        """What a batch of events made stale, in one delete."""
         await self._forget(
-            [stale_after(envelope.event_type, envelope.aggregate_id, envelope.payload)]
+            stale_after(e.event_type, e.aggregate_id, e.payload)
+            for e in envelopes
+            if e.event_type in self.event_types
         )
 
     async def after_commit(self, events: Sequence[DomainEvent]) -> None:

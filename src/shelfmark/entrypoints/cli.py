@@ -107,13 +107,33 @@ def serve(
             "    .venv/bin/shelfmark users create admin --role admin\n"
             "then log in at /docs (Authorize) or POST /auth/token."
         )
+    host, port = host or settings.host, port or settings.port
+    if settings.api_processes > 1:
+        _serve_processes(settings, host, port)
+        return
     from shelfmark.entrypoints.http.app import create_app
     from shelfmark.entrypoints.http.draining import draining_server
 
     app = create_app(settings)
-    port = port or settings.port
     gc_tuning.freeze_start_up()
-    draining_server(app, host or settings.host, port, settings.drain_seconds).run()
+    draining_server(app, host, port, settings.drain_seconds).run()
+
+
+def _serve_processes(settings: Settings, host: str, port: int) -> None:
+    """uvicorn's supervisor: it binds the port, starts `api_processes` processes that share it
+    (each builds `served_app`), restarts one that dies and replaces them all, one by one, on
+    SIGHUP. There is no balancer in front to drain for, so `drain_seconds` is not used."""
+    import uvicorn
+
+    uvicorn.run(
+        "shelfmark.entrypoints.http.app:served_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=settings.api_processes,
+        log_level="warning",
+        access_log=False,
+    )
 
 
 jobs = typer.Typer(help="The daily circulation jobs.", no_args_is_help=True)

@@ -10,7 +10,9 @@ from fastapi.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp
 
 from shelfmark.bootstrap import Shelfmark, bootstrap
+from shelfmark.bootstrap.logging import configure_logging
 from shelfmark.config import Settings
+from shelfmark.entrypoints import gc_tuning
 from shelfmark.entrypoints.http import (
     audit,
     auth,
@@ -30,7 +32,7 @@ from shelfmark.entrypoints.http.idempotency import IdempotencyMiddleware
 from shelfmark.entrypoints.http.metrics import MetricsMiddleware
 from shelfmark.entrypoints.http.problems import PROBLEM_RESPONSES
 from shelfmark.entrypoints.http.request_id import RequestIdMiddleware
-from shelfmark.entrypoints.workers.background import Background, embedded_roles
+from shelfmark.entrypoints.workers.background import Background, embedded_lease, embedded_roles
 
 
 class ShelfmarkAPI(FastAPI):
@@ -52,7 +54,7 @@ def create_app(settings: Settings | None = None, *, shelfmark: Shelfmark | None 
     @asynccontextmanager
     async def lifespan(api: FastAPI) -> AsyncIterator[None]:
         app = api.state.shelfmark = shelfmark or bootstrap(settings)
-        background = Background(app, embedded_roles(app))
+        background = Background(app, embedded_roles(app), lease=embedded_lease(app))
         background.start()
         try:
             yield
@@ -112,4 +114,14 @@ def create_app(settings: Settings | None = None, *, shelfmark: Shelfmark | None 
         )
     api.add_middleware(RequestIdMiddleware)
     api.add_middleware(MetricsMiddleware)
+    return api
+
+
+def served_app() -> FastAPI:
+    """The app of one of `shelfmark serve`'s API processes when there are several (uvicorn
+    builds it in each): the settings from the environment, as the parent process read them."""
+    settings = Settings()
+    configure_logging(settings.log_level, settings.log_json)
+    api = create_app(settings)
+    gc_tuning.freeze_start_up()
     return api

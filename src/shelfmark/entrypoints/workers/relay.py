@@ -1,5 +1,6 @@
 """Runs the outbox relay: a batch whenever a command committed (in this process, or anywhere
-through PostgreSQL's NOTIFY) and at least every `relay_poll_seconds`; backs off while the
+through PostgreSQL's NOTIFY) and at least every `relay_poll_seconds` (`peer_poll_seconds`
+beside other API processes on SQLite, whose commits cannot wake it); backs off while the
 transport is down; prunes published rows past their retention once an hour."""
 
 from __future__ import annotations
@@ -39,10 +40,16 @@ class RelayWorker:
                 self.events.wake.clear()
                 more = await self._round()
                 if not more:
-                    await self._wait(self.app.settings.relay_poll_seconds)
+                    await self._wait(self._poll_seconds(listening=listener is not None))
         finally:
             if listener is not None:
                 await listener.stop()
+
+    def _poll_seconds(self, *, listening: bool) -> float:
+        settings = self.app.settings
+        if settings.api_processes > 1 and not listening:
+            return min(settings.relay_poll_seconds, settings.peer_poll_seconds)
+        return settings.relay_poll_seconds
 
     async def _round(self) -> bool:
         """One batch; True when more rows are probably waiting right now."""
