@@ -30,6 +30,7 @@ def _free_port() -> int:
 class Served:
     url: str
     process: subprocess.Popen[bytes]
+    var_dir: Path
 
 
 @pytest.fixture
@@ -71,7 +72,7 @@ def served(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Served]:
                 output = process.stdout.read().decode() if process.stdout else ""
                 pytest.fail(f"shelfmark serve did not come up:\n{output}")
             time.sleep(0.1)  # polling for readiness, not a timing assertion
-        yield Served(url, process)
+        yield Served(url, process, tmp_path)
     finally:
         process.terminate()
         process.wait(timeout=40)
@@ -167,6 +168,17 @@ def api_processes(parent: int) -> list[int]:
     return found
 
 
+def lease_holders(path: Path) -> list[int]:
+    """The processes holding an flock on the file at `path` (/proc/locks)."""
+    inode = path.stat().st_ino
+    holders = []
+    for line in Path("/proc/locks").read_text().splitlines():
+        fields = line.split()
+        if fields[1] == "FLOCK" and int(fields[5].rsplit(":", 1)[1]) == inode:
+            holders.append(int(fields[4]))
+    return holders
+
+
 def fresh_connection_reads(url: str, path: str, times: int) -> list[dict[str, object]]:
     """`times` answers, each on a new connection, which either process may accept."""
     answers = []
@@ -182,9 +194,11 @@ def fresh_connection_reads(url: str, path: str, times: int) -> list[dict[str, ob
     indirect=True,
 )
 def test_two_api_processes_serve_one_library_and_agree_on_it(served: Served) -> None:
-    """Both processes answer on the port; a book both have cached is shown borrowed by
-    both soon after the loan, long before the cache's hour would have let it go."""
+    """Both processes answer on the port; their supervisor holds the background work's
+    lease; a book both have cached is shown borrowed by both soon after the loan, long before
+    the cache's hour would have let it go."""
     assert len(api_processes(served.process.pid)) == 2
+    assert lease_holders(served.var_dir / "background.lock") == [served.process.pid]
     with httpx.Client(base_url=served.url, timeout=10) as http:
         login = {"username": "desk", "password": "correct horse battery staple"}
         token = http.post("/auth/token", data=login).json()["access_token"]

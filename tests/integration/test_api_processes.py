@@ -87,7 +87,7 @@ async def test_the_background_work_runs_in_one_process_and_the_other_takes_it_ov
     monkeypatch.setattr(background, "LEASE_RETRY_SECONDS", 0.01)
     first, second = peers
     assert embedded_roles(first) == ["relay", "mail", "follow"]
-    first_lease, second_lease = embedded_lease(first), embedded_lease(second)
+    first_lease, second_lease = embedded_lease(first.settings), embedded_lease(second.settings)
     assert first_lease is not None and second_lease is not None
     first_work = Background(first, embedded_roles(first), lease=first_lease)
     second_work = Background(second, embedded_roles(second), lease=second_lease)

@@ -25,6 +25,7 @@ from shelfmark.entrypoints import backup as backups
 from shelfmark.entrypoints import gc_tuning
 from shelfmark.entrypoints.workers.background import Background, Role
 from shelfmark.entrypoints.workers.dead_letters import list_dead_letters, replay_dead_letters
+from shelfmark.entrypoints.workers.supervisor import supervisor_background
 from shelfmark.lending.infrastructure.policy_source import PolicyFileError, load_policy
 from shelfmark.seedwork.domain import DomainError
 
@@ -122,18 +123,24 @@ def serve(
 def _serve_processes(settings: Settings, host: str, port: int) -> None:
     """uvicorn's supervisor: it binds the port, starts `api_processes` processes that share it
     (each builds `served_app`), restarts one that dies and replaces them all, one by one, on
-    SIGHUP. There is no balancer in front to drain for, so `drain_seconds` is not used."""
+    SIGHUP; beside it, on a thread, the background work (workers/supervisor.py). There is no
+    balancer in front to drain for, so `drain_seconds` is not used."""
     import uvicorn
 
-    uvicorn.run(
-        "shelfmark.entrypoints.http.app:served_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=settings.api_processes,
-        log_level="warning",
-        access_log=False,
-    )
+    background = supervisor_background(settings)
+    try:
+        uvicorn.run(
+            "shelfmark.entrypoints.http.app:served_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=settings.api_processes,
+            log_level="warning",
+            access_log=False,
+        )
+    finally:
+        if background is not None:
+            background.stop()
 
 
 jobs = typer.Typer(help="The daily circulation jobs.", no_args_is_help=True)

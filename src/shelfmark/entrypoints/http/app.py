@@ -54,7 +54,7 @@ def create_app(settings: Settings | None = None, *, shelfmark: Shelfmark | None 
     @asynccontextmanager
     async def lifespan(api: FastAPI) -> AsyncIterator[None]:
         app = api.state.shelfmark = shelfmark or bootstrap(settings)
-        background = Background(app, embedded_roles(app), lease=embedded_lease(app))
+        background = Background(app, embedded_roles(app), lease=embedded_lease(app.settings))
         background.start()
         try:
             yield

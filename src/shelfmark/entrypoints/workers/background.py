@@ -1,10 +1,11 @@
 """The background work of one process, as asyncio tasks: which roles run is the caller's
 choice (`shelfmark serve` in embedded mode runs them all; `shelfmark worker <role>` one).
 
-With several API processes on one host (`api_processes` > 1) the relay, the mail sender and
-the scheduler run in one process at a time: the one holding the host lease (a lock file in
-`var_dir`); the others wait for it and take over if that process ends. Every process follows
-the published events for its in-process cache (`follow`)."""
+With several API processes (`api_processes` > 1) the relay, the mail sender and the scheduler
+run in one process at a time: the one holding the host lease (a lock file in `var_dir`), which
+is their supervisor (supervisor.py); the API processes wait for it and one takes over if the
+supervisor ends. Every API process follows the published events for its in-process cache
+(`follow`)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from typing import Any, Literal
 import structlog
 
 from shelfmark.bootstrap import Shelfmark
+from shelfmark.config import Settings
 from shelfmark.entrypoints.workers.consume import consume
 from shelfmark.entrypoints.workers.follow import CacheFollower
 from shelfmark.entrypoints.workers.mail import MailWorker
@@ -55,11 +57,12 @@ def embedded_roles(app: Shelfmark) -> list[Role]:
     return roles
 
 
-def embedded_lease(app: Shelfmark) -> HostLease | None:
-    """The lease the API processes of one `shelfmark serve` share, when there are several."""
-    if app.settings.api_processes == 1:
+def embedded_lease(settings: Settings) -> HostLease | None:
+    """The lease of the background work of one `shelfmark serve` with several API processes
+    (its supervisor holds it, the API processes stand by)."""
+    if settings.api_processes == 1:
         return None
-    return HostLease(Path(app.settings.var_dir) / "background.lock")
+    return HostLease(Path(settings.var_dir) / "background.lock")
 
 
 class Background:
