@@ -10,16 +10,24 @@ What it does, every part bounded in time and stopped by itself:
    server's own hasher and parameters, shared by every bench patron).
 2. `python -m shelfmark serve` on a free loopback port, the scheduler off, the rate and login
    limits raised (one client address sends everything), tokens good for a day.
-3. A warm-up, then headless Locust (bench/locust/locustfile.py: FastHttpUser, one process) at
-   each concurrency step. Each step lets the users log in for a few seconds, resets the
-   statistics, then measures: requests, error rate, p50/p95/p99, RPS, server CPU (from
-   /proc/<pid>/stat), peak server RSS (VmRSS sampled every 0.2 s) and the generator's CPU.
+3. A warm-up, then the mix at each concurrency step, driven by wrk (bench/wrk/mix.lua, the
+   staff and 16 patrons logged in first) or Locust (bench/locust/locustfile.py: FastHttpUser,
+   one process; each step lets the users log in for a few seconds and resets the statistics).
+   Each step measures: requests, error rate, p50/p95/p99, RPS, server CPU (from
+   /proc/<pid>/stat, every server process), peak server RSS (VmRSS sampled every 0.2 s, the
+   largest process) and the generator's CPU.
 4. The ceiling: bench/ceiling_app.py serves the bytes Shelfmark answered to the same reads
    (`GET /books?q=...`, `GET /books/{id}`) on the same uvicorn settings; both servers are driven
-   by the same read-only Locust user at the same concurrency, and the ratio is reported.
+   by the same read-only Locust user, then by wrk, at the same concurrency, and the ratios are
+   reported.
 5. bench/results/<date>-embedded.md, .csv and .png (latency percentiles against throughput).
 
-Server on core 0, generator on core 1 (`taskset`), when taskset exists and there are 2+ cores.
+The mix steps are driven by wrk (bench/wrk/mix.lua, the same tasks and weights as the Locust
+user, which then runs one step for each kind of request's figures); `--generator locust`
+drives them all with Locust. One API process per core by default (`--processes N`,
+`SHELFMARK_API_PROCESSES`), the bare app as many; with one, the server is pinned to core 0 and
+the generator to core 1 (`taskset`), when taskset exists and there are 2+ cores; with more,
+nothing is pinned.
 """
 
 from __future__ import annotations
@@ -42,6 +50,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.parse
 import urllib.request
 import uuid
 from collections.abc import Callable
@@ -73,9 +82,11 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def pinning() -> tuple[list[str], list[str], str]:
+def pinning(processes: int) -> tuple[list[str], list[str], str]:
     """taskset prefixes for the server and the generator, and a sentence saying what was done."""
     cores = os.cpu_count() or 1
+    if processes > 1:
+        return [], [], f"not pinned: the server's {processes} processes and the generator share"
     if shutil.which("taskset") and cores >= 2:
         generator = "1" if cores == 2 else f"1-{cores - 1}"
         return (
@@ -206,6 +217,19 @@ def server_cpu_seconds(server: Target) -> float:
     return total
 
 
+def children(parent: int) -> list[int]:
+    """The processes whose parent is `parent`."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # gone meanwhile
+        if int(fields[1]) == parent:
+            found.append(int(stat.parent.name))
+    return found
+
+
 def cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime, stime
@@ -288,10 +312,11 @@ class Server:
         raise SystemExit(f"{self.name} not ready after {timeout:.0f}s: see {self.log}")
 
     def pids(self) -> list[int]:
-        return [self.process.pid]
+        """The server's process and, with several API processes, uvicorn's children of it."""
+        return [self.process.pid, *children(self.process.pid)]
 
     def api_pids(self) -> list[int]:
-        return [self.process.pid]
+        return self.pids()
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -379,6 +404,35 @@ def catch_up(step: Step, backlog: Backlog) -> None:
     step.caught_up_seconds = float("inf")
 
 
+def start_profiler(
+    server: Target, seconds: float, profile: Path | None, errors: Path, prefix: list[str]
+) -> subprocess.Popen[bytes] | None:
+    """py-spy sampling the server (its API processes too) for `seconds` into the flame graph
+    `profile`, on the generator's core (`prefix`); None without a profile."""
+    if profile is None:
+        return None
+    return subprocess.Popen(
+        [
+            *prefix,
+            os.path.relpath(Path(sys.executable).parent / "py-spy", ROOT),
+            "record",
+            "--pid",
+            str(server.pids()[0]),
+            "--subprocesses",  # several API processes: uvicorn's supervisor's children
+            "--duration",
+            f"{seconds:.0f}",
+            "--rate",
+            "100",
+            "--nonblocking",
+            "--output",
+            os.path.relpath(profile, ROOT),
+        ],
+        cwd=ROOT,  # relative paths: the flame graph's title shows the command
+        stdout=subprocess.DEVNULL,
+        stderr=errors.open("wb"),
+    )
+
+
 def run_locust(
     label: str,
     server: Target,
@@ -427,27 +481,9 @@ def run_locust(
     time.sleep(settle)
     sampler = RssSampler(server.api_pids)
     sampler.start()
-    profiler = None
-    if profile is not None:
-        profiler = subprocess.Popen(
-            [
-                *generator_prefix,
-                os.path.relpath(Path(sys.executable).parent / "py-spy", ROOT),
-                "record",
-                "--pid",
-                str(server.pids()[0]),
-                "--duration",
-                f"{seconds:.0f}",
-                "--rate",
-                "100",
-                "--nonblocking",
-                "--output",
-                os.path.relpath(profile, ROOT),
-            ],
-            cwd=ROOT,  # relative paths: the flame graph's title shows the command
-            stdout=subprocess.DEVNULL,
-            stderr=(work / f"{label}-py-spy.err").open("wb"),
-        )
+    profiler = start_profiler(
+        server, seconds, profile, work / f"{label}-py-spy.err", generator_prefix
+    )
     cpu_start, wall_start = server_cpu_seconds(server), time.monotonic()
     machine_start = busy_and_total_ticks()
     try:
@@ -480,6 +516,137 @@ def run_locust(
         log(f"  no statistics from Locust; its stderr ends:\n{tail}")
     if mix_file.exists():
         step.mix = json.loads(mix_file.read_text())
+    return step
+
+
+MIX_LUA = BENCH / "wrk" / "mix.lua"
+#: Users of the Locust step that gives each kind of request's figures when wrk drives the mix.
+DETAIL_USERS = 32
+#: Patrons logged in for wrk's mix before it starts (Locust's users share 16 logins too).
+WRK_PATRONS = 16
+
+
+def login(url: str, username: str, password: str) -> str:
+    form = urllib.parse.urlencode({"username": username, "password": password}).encode()
+    with urllib.request.urlopen(f"{url}/auth/token", form, timeout=30) as answer:  # noqa: S310
+        return str(json.loads(answer.read())["access_token"])
+
+
+def lua(value: Any) -> str:
+    """A Lua literal of JSON-like data (strings, numbers, lists, dicts with name keys)."""
+    if isinstance(value, str):
+        return json.dumps(value)  # a JSON string of ASCII is a Lua string too
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, dict):
+        return "{" + ",".join(f"{k}={lua(v)}" for k, v in value.items()) + "}"
+    return "{" + ",".join(lua(v) for v in value) + "}"
+
+
+def wrk_mix_data(url: str, fixtures: dict[str, Any], path: Path, rng: random.Random) -> Path:
+    """Logs in the staff and WRK_PATRONS patrons, then writes what bench/wrk/mix.lua reads."""
+    staff = fixtures["staff"]
+    patrons = rng.sample(fixtures["patrons"], WRK_PATRONS)
+    password = fixtures["patron_password"]
+    data = {
+        "seed": 9,
+        "weights": [[name, weight] for name, weight in mix_weights().items()],
+        "books": fixtures["book_ids"],
+        "terms": [urllib.parse.quote(term) for term in fixtures["search_terms"]],
+        "staff": "Bearer " + login(url, staff["username"], staff["password"]),
+        "patrons": [
+            {"id": p["id"], "auth": "Bearer " + login(url, p["email"], password)} for p in patrons
+        ],
+    }
+    path.write_text("return " + lua(data) + "\n")
+    return path
+
+
+def mix_weights() -> dict[str, int]:
+    """The mix's task weights (bench/locust/mix.py, which imports nothing of Locust's)."""
+    sys.path.insert(0, str(BENCH / "locust"))
+    try:
+        import mix
+    finally:
+        sys.path.pop(0)
+    return dict(mix.WEIGHTS)
+
+
+def run_wrk_mix(
+    label: str,
+    server: Target,
+    users: int,
+    seconds: float,
+    data: Path,
+    work: Path,
+    generator_prefix: list[str],
+    profile: Path | None = None,
+) -> Step:
+    """One wrk run of the mix (bench/wrk/mix.lua): `users` connections, one thread, each
+    connection sending its next request when the last answer arrives (closed loop)."""
+    command = [
+        *generator_prefix,
+        "wrk",
+        "-t1",
+        f"-c{users}",
+        f"-d{seconds:.0f}s",
+        "--timeout",
+        "10s",
+        "-s",
+        str(MIX_LUA),
+        server.url,
+    ]
+    sampler = RssSampler(server.api_pids)
+    sampler.start()
+    profiler = start_profiler(
+        server, seconds, profile, work / f"{label}-py-spy.err", generator_prefix
+    )
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu_start, wall_start = server_cpu_seconds(server), time.monotonic()
+    machine_start = busy_and_total_ticks()
+    done = subprocess.run(
+        command,
+        env=os.environ | {"BENCH_WRK_DATA": str(data)},
+        capture_output=True,
+        text=True,
+        timeout=seconds + 60,
+        check=False,
+    )
+    wall = time.monotonic() - wall_start
+    if profiler is not None:
+        profiler.wait(timeout=60)
+    server_cpu = (server_cpu_seconds(server) - cpu_start) / wall
+    machine_end = busy_and_total_ticks()
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    step = Step(label, users, server_cpu=server_cpu, server_rss_mb=sampler.stop())
+    step.rss_samples = sampler.samples
+    step.machine_cpu = (machine_end[0] - machine_start[0]) / max(
+        machine_end[1] - machine_start[1], 1
+    )
+    used = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    step.generator_cpu = used / wall
+    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    if not lines:
+        log(f"  no figures from wrk; it said:\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
+        return step
+    f = json.loads(lines[-1])
+    socket_errors = f["connect"] + f["read"] + f["write"] + f["timeout"]
+    step.requests, step.failures = f["requests"], f["errors"] + socket_errors
+    step.p50, step.p95, step.p99 = (f[k] / 1000 for k in ("p50_us", "p95_us", "p99_us"))
+    step.rps = f["requests"] / (f["duration_us"] / 1e6)
+    sent = f["reads"] + f["writes"]
+    step.mix = {
+        "counts": {
+            "reads sent": f["reads"],
+            "writes sent": f["writes"],
+            "answers ok": f["ok"],
+            "refused": f["refused"],
+            "errors": f["errors"],
+            "socket errors": socket_errors,
+        },
+        "read_share": f["reads"] / sent if sent else 0.0,
+        "write_share": f["writes"] / sent if sent else 0.0,
+    }
     return step
 
 
@@ -797,19 +964,35 @@ def main() -> None:
     )
     parser.add_argument("--soak-users", type=int, default=32)
     parser.add_argument(
+        "--generator",
+        choices=("wrk", "locust"),
+        default="wrk",
+        help="what drives the mix steps (wrk: bench/wrk/mix.lua; Locust then gives one step's "
+        "per-request figures)",
+    )
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="API processes (SHELFMARK_API_PROCESSES; the bare app runs as many; default: one "
+        "per core); more than one pins nothing",
+    )
+    parser.add_argument(
         "--data",
         type=Path,
         default=None,
         help="keep the seeded data set in this directory and reuse it when it is already there",
     )
     args = parser.parse_args()
+    if args.generator == "wrk" and shutil.which("wrk") is None:
+        raise SystemExit("bench: wrk drives the mix: apt-get install wrk (or --generator locust)")
     steps_users = [
         int(u) for u in (args.users or ("8,16,32,64,128" if args.long else "8,16,32,64")).split(",")
     ]
     step_seconds = args.step_seconds or (60.0 if args.long else 20.0)
     ceiling_seconds = 30.0 if args.long else 15.0
     settle = 5.0  # before each step; more with more users (their logins queue on a busy server)
-    server_prefix, generator_prefix, pinned = pinning()
+    server_prefix, generator_prefix, pinned = pinning(args.processes)
     started = time.monotonic()
     rng = random.Random(9)  # noqa: S311 (fake data)
 
@@ -825,6 +1008,7 @@ def main() -> None:
             "SHELFMARK_LOGIN_LIMIT_PER_ACCOUNT": "1000000/minute",
             "SHELFMARK_ACCESS_TOKEN_MINUTES": "1440",
             "SHELFMARK_LOG_LEVEL": "warning",
+            "SHELFMARK_API_PROCESSES": str(args.processes),
         }
         shelfmark = [sys.executable, "-m", "shelfmark"]
 
@@ -863,20 +1047,35 @@ def main() -> None:
                 bodies[path] = str(body_file)
             (work / "bodies.json").write_text(json.dumps(bodies))
 
-            def mix(label: str, users: int, seconds: float, profile: Path | None = None) -> Step:
-                step = run_locust(
-                    label,
-                    server,
-                    users,
-                    seconds,
-                    settle + users / 8,
-                    LOCUSTFILE,
-                    MIX_USERS,
-                    locust_env,
-                    work,
-                    generator_prefix,
-                    profile,
-                )
+            wrk_data = work / "wrk-mix.lua"
+            if args.generator == "wrk":
+                wrk_mix_data(server.url, fixtures, wrk_data, rng)
+
+            def mix(
+                label: str,
+                users: int,
+                seconds: float,
+                profile: Path | None = None,
+                generator: str = args.generator,
+            ) -> Step:
+                if generator == "wrk":
+                    step = run_wrk_mix(
+                        label, server, users, seconds, wrk_data, work, generator_prefix, profile
+                    )
+                else:
+                    step = run_locust(
+                        label,
+                        server,
+                        users,
+                        seconds,
+                        settle + users / 8,
+                        LOCUSTFILE,
+                        MIX_USERS,
+                        locust_env,
+                        work,
+                        generator_prefix,
+                        profile,
+                    )
                 catch_up(step, sqlite_backlog(database))
                 return step
 
@@ -884,7 +1083,7 @@ def main() -> None:
             mix("warmup", 16, 10)
             if args.soak is not None:
                 log(f"soak: {args.soak_users} users for {args.soak:.0f} min")
-                soaked = mix("soak", args.soak_users, args.soak * 60)
+                soaked = mix("soak", args.soak_users, args.soak * 60, generator="locust")
                 soak_report(args, soaked, pinned, time.monotonic() - started)
                 return
             steps: list[Step] = []
@@ -892,12 +1091,18 @@ def main() -> None:
                 log(f"mix step: {users} users, {step_seconds:.0f} s")
                 steps.append(mix(f"{users}", users, step_seconds))
                 log("  " + " | ".join(row(steps[-1])))
+                log(f"  mix: {steps[-1].mix.get('counts')}")
             if args.profile:
                 flame = args.out / f"{datetime.now(UTC):%Y-%m-%d}-embedded-flame.svg"
                 log(f"profiling {steps_users[-1]} users for {step_seconds:.0f} s into {flame}")
                 mix("profile", steps_users[-1], step_seconds, flame)
             if args.mix_only:
                 return
+            detail = steps[-1]
+            if args.generator == "wrk":
+                log(f"the mix with Locust, for each request's figures: {DETAIL_USERS} users")
+                detail = mix("locust", DETAIL_USERS, step_seconds, generator="locust")
+                log("  " + " | ".join(row(detail)))
 
             ceiling = start(
                 "ceiling",
@@ -914,6 +1119,8 @@ def main() -> None:
                     "--log-level",
                     "warning",
                     "--no-access-log",
+                    "--workers",
+                    str(args.processes),
                 ],
                 env | {"BENCH_CEILING_BODIES": str(work / "bodies.json")},
                 work,
@@ -966,6 +1173,7 @@ def main() -> None:
         write_report(
             args,
             steps,
+            detail,
             read_steps,
             wrk_runs,
             reads,
@@ -1115,9 +1323,50 @@ Memory of the API process (goal: under 250 MB with no upward trend):
     log(f"wrote {stem}.md and .png")
 
 
+def generator_text(generator: str, settle: float, step_seconds: float) -> str:
+    """The report's sentence on what drove the mix steps."""
+    from importlib.metadata import version
+
+    locust = (
+        f"Locust {version('locust')}, FastHttpUser, one process, no think time: each user is "
+        "one connection sending its next request when the last answer arrives (closed loop). "
+        f"Each step: the users start and log in for {settle:.0f} s plus 1 s per 8 users, then "
+        f"the statistics are reset and {step_seconds:.0f} s are measured"
+    )
+    if generator == "locust":
+        return locust + ". Warm-up before the first step: 16 users for 10 s."
+    return (
+        f"{wrk_version()} with `bench/wrk/mix.lua` (the same tasks and weights as Locust's "
+        f"`Library` user, `bench/locust/mix.py`), one thread, as many connections as users, "
+        f"each sending its next request when the last answer arrives (closed loop), "
+        f"{WRK_PATRONS} patrons and the librarian logged in before; {step_seconds:.0f} s per "
+        f"step. Warm-up before the first step: 16 connections for 10 s. Then {locust}, for "
+        "each kind of request's figures (wrk has only the whole step's)."
+    )
+
+
+def detail_text(generator: str, step: Step) -> str:
+    if generator == "wrk":
+        return f"from a step of the same mix driven by Locust at {step.users} users"
+    return f"at the busiest step ({step.users} users)"
+
+
+def wrk_version() -> str:
+    try:
+        out = subprocess.run(["wrk", "-v"], capture_output=True, text=True, check=False)
+    except OSError:
+        return "wrk"
+    return (out.stdout or out.stderr).split(" [", 1)[0].strip() or "wrk"
+
+
+def processes(count: int) -> str:
+    return "one process" if count == 1 else f"{count} API processes sharing the port"
+
+
 def write_report(
     args: argparse.Namespace,
     steps: list[Step],
+    detail: Step,
     read_steps: dict[str, Step],
     wrk_runs: dict[str, list[WrkRun | None]],
     reads: dict[str, str],
@@ -1129,8 +1378,6 @@ def write_report(
     ceiling_seconds: float,
     settle: float,
 ) -> None:
-    from importlib.metadata import version
-
     run = report_of(args.out, "embedded", make_command("bench"))
     now, stem = run.now, run.stem
 
@@ -1160,16 +1407,20 @@ def write_report(
             f"{bare.rps:.0f} | {bare.p99:.0f} | {bare.generator_cpu:.0%} | "
             f"**{ours.rps / bare.rps:.3f}** |"
         )
-    busiest = max(steps, key=lambda s: s.users)
     bare_steps = [read_steps[f"{n}-ceiling"] for n in reads]
     generator_us = max(b.generator_cpu / b.rps * 1e6 for b in bare_steps if b.rps)
-    errors = [s for s in [*steps, *read_steps.values()] if s.failures]
+    errors = [s for s in [*steps, detail, *read_steps.values()] if s.failures]
     errors_text = (
         "Steps with failures: "
         + ", ".join(f"{s.label} ({s.failures})" for s in errors)
         + ". Locust's failure lists were in the run's temporary directory."
         if errors
         else "None: every request got an expected answer."
+    )
+    logins_text = (
+        "wrk's tokens were made before it started"
+        if args.generator == "wrk"
+        else "logins are made at the start of each step, before the statistics reset"
     )
     wrk_text = wrk_table(wrk_runs, reads, args.ceiling_users, wrk_seconds(ceiling_seconds))
     cores = os.cpu_count()
@@ -1187,22 +1438,19 @@ Written by `bench/run.py`; regenerate with `{run.command}`. Raw numbers in
   {args.loans:,} active loans on distinct circulating copies and {args.logins:,} patron logins
   (bench-only bulk insert in `bench/run.py`), one librarian (`shelfmark users create`);
   {seed_seconds:.0f} s to build. A fresh SQLite file (WAL) in a temporary directory.
-- server: `python -m shelfmark serve` (uvicorn, one process, uvloop + httptools, access log
-  off), scheduler off, request and login limits raised to millions per minute (every request
-  comes from 127.0.0.1), tokens good for 24 h.
-- generator: Locust {version("locust")}, FastHttpUser, one process, no think time: each user
-  is one connection sending its next request when the last answer arrives (closed loop).
+- server: `python -m shelfmark serve` (uvicorn, {processes(args.processes)}, uvloop +
+  httptools, access log off), scheduler off, request and login limits raised to millions per
+  minute (every request comes from 127.0.0.1), tokens good for 24 h.
+- generator: {generator_text(args.generator, settle, step_seconds)}
 - pinning: {pinned}.
-- each step: the users start and log in for {settle:.0f} s plus 1 s per 8 users, then the
-  statistics are reset and {step_seconds:.0f} s are measured. Warm-up before the first step:
-  16 users for 10 s.
-- server CPU is the server process's user+system time over the measured wall time (100% = one
-  core); peak RSS is its VmRSS sampled every 0.2 s; generator CPU is Locust's CPU the same way;
-  machine CPU is the share of all {cores} cores busy with anything (from /proc/stat).
+- server CPU is the server processes' user+system time over the measured wall time (100% = one
+  core); peak RSS is the largest API process's VmRSS sampled every 0.2 s; generator CPU is
+  the generator's CPU the same way; machine CPU is the share of all {cores} cores busy with
+  anything (from /proc/stat).
 
 ## The 93/7 mix, step by step
 
-Latencies in ms (Locust rounds them), errors = failed requests / all requests. A business
+Latencies in ms, errors = failed requests / all requests. A business
 refusal (409: no copy available, loan limit, renewal limit, duplicate hold) is an expected
 answer and not an error. The last three columns are what the server still owed when
 the step's load stopped, counted in its database: events its outbox relay had not yet handed
@@ -1214,18 +1462,20 @@ grows with its length measured a rate the server cannot keep.
 
 ![latency against throughput]({stem.name}.png)
 
-The mix the runner actually produced (reads = GET, writes = POST other than logins; logins
-are made at the start of each step, before the statistics reset):
+The mix the generator actually produced (reads = GET, writes = POST other than logins;
+{logins_text}):
 
 | users | reads | writes | counts |
 |---|---|---|---|
 {chr(10).join(mix_lines)}
 
-Each request at the busiest step ({busiest.users} users):
+Each request, {detail_text(args.generator, detail)}:
+
+{table([detail])}
 
 | request | count | failures | p50 ms | p95 ms | p99 ms |
 |---|---|---|---|---|---|
-{chr(10).join(endpoint_lines(busiest))}
+{chr(10).join(endpoint_lines(detail))}
 
 ## The ceiling: the same bytes from a bare ASGI app
 

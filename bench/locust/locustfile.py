@@ -51,6 +51,7 @@ from locust.contrib.fasthttp import FastHttpUser
 
 sys.path.insert(0, str(Path(__file__).parent))
 import measure  # noqa: F401 (the directory is put on the path first)
+import mix
 import shapes
 
 SEARCH_TERMS_DEFAULT = ["garden", "river", "library", "silent", "lisbon", "chen", "maria"]
@@ -369,35 +370,10 @@ def register_patron(user: Library) -> None:
         )
 
 
-Tasks = dict[Callable[[Library], None], int]
-BROWSING: Tasks = {browse_search: 3, browse_book: 2}
-BORROWING: Tasks = {
-    own_loans: 12,
-    own_holds: 2,
-    borrower_search: 8,
-    borrower_book: 8,
-    borrow: 2,
-    renew: 1,
-    place_or_cancel_hold: 1,
+#: Each task of the shared table (mix.py) is the function of its name above.
+WEIGHTS: dict[Callable[[Library], None], int] = {
+    globals()[name]: weight for name, weight in mix.WEIGHTS.items()
 }
-AT_THE_DESK: Tasks = {
-    list_active_loans: 4,
-    find_patron: 3,
-    librarian_book: 3,
-    desk_return: 4,
-    add_book: 1,
-    add_copy: 1,
-    register_patron: 1,
-}
-
-
-def persona(share: int, tasks: Tasks) -> Tasks:
-    """A person's tasks weighted so that together they make `share` per cent of all tasks."""
-    total = sum(tasks.values())
-    return {do: round(100 * share * weight / total) for do, weight in tasks.items()}
-
-
-WEIGHTS = {**persona(60, BROWSING), **persona(30, BORROWING), **persona(10, AT_THE_DESK)}
 # As Locust's own class machinery would list them (each task as many times as its weight);
 # set after the class, since the tasks take the class's users.
 Library.tasks = [do for do, weight in WEIGHTS.items() for _ in range(weight)]
