@@ -10,8 +10,9 @@ What it does, every part bounded in time and stopped by itself:
    API processes get the same raised request and login limits as `make bench`.
 2. The data set of `make bench` (bench/run.py's `build_data_set`), written straight to
    PostgreSQL, then `VACUUM ANALYZE` of the tables it filled (`_vacuum` says why not all).
-3. A warm-up, then headless Locust (the same locustfile) at each concurrency step through
-   nginx, and wrk on the two cached reads through nginx.
+3. A warm-up, then the mix at each concurrency step through nginx, driven by wrk
+   (bench/wrk/mix.lua, as `make bench`); one step of it with Locust (the same locustfile) for
+   each kind of request's latencies; and wrk on the two cached reads through nginx.
 4. bench/results/<date>-cluster.md, .csv and .png; the cluster is stopped however the run ends.
 
 Nothing is pinned: the API processes, the workers, PostgreSQL, Redis, RabbitMQ, nginx and the
@@ -92,6 +93,8 @@ class Cluster:
 
 #: The CPU table's window ends this long before the measured part does.
 CPU_WINDOW_MARGIN = 1.0
+#: ... and, with wrk, starts this long after wrk was started.
+WRK_START_MARGIN = 1.0
 
 #: Every process on the machine, by kind: the first of these its command line contains.
 PROCESS_KINDS = (
@@ -100,6 +103,7 @@ PROCESS_KINDS = (
     ("relay worker", "worker relay"),
     ("scheduler worker", "worker scheduler"),
     ("generator (Locust)", "/locust "),
+    ("generator (wrk)", "wrk -t1"),
     ("PgBouncer", "pgbouncer"),
     ("PostgreSQL", "postgres"),
     ("Redis", "redis-server"),
@@ -237,12 +241,17 @@ def main() -> None:
             locust_env = env | {"BENCH_FIXTURES": str(fixtures_file)}
             processes = len(target.api_pids())
             harness.log(f"cluster at {target.url}: {processes} API processes, {target.pids()}")
+            wrk_data = harness.wrk_mix_data(target.url, fixtures, work / "wrk-mix.lua", rng)
 
-            def mix(label: str, users: int, seconds: float) -> harness.Step:
-                measuring = settle + users / 8
-                # Both ends inside the measured part, while Locust still runs (/proc forgets a
-                # process that has exited).
-                ends = (measuring, measuring + seconds - CPU_WINDOW_MARGIN)
+            def mix(label: str, users: int, seconds: float, locust: bool = False) -> harness.Step:
+                # wrk measures from its start (its logins were made before); Locust once its
+                # users have logged in. Both ends inside the measured part, while the
+                # generator still runs (/proc forgets a process that has exited).
+                measuring = settle + users / 8 if locust else 0.0
+                ends = (
+                    measuring if locust else WRK_START_MARGIN,
+                    measuring + seconds - CPU_WINDOW_MARGIN,
+                )
                 snapshots: list[tuple[float, dict[str, float]]] = []
                 timers = [
                     threading.Timer(at, lambda: snapshots.append((time.monotonic(), cpu_by_kind())))
@@ -250,18 +259,21 @@ def main() -> None:
                 ]
                 for timer in timers:
                     timer.start()
-                step = harness.run_locust(
-                    label,
-                    target,
-                    users,
-                    seconds,
-                    measuring,
-                    harness.LOCUSTFILE,
-                    harness.MIX_USERS,
-                    locust_env,
-                    work,
-                    [],
-                )
+                if locust:
+                    step = harness.run_locust(
+                        label,
+                        target,
+                        users,
+                        seconds,
+                        measuring,
+                        harness.LOCUSTFILE,
+                        harness.MIX_USERS,
+                        locust_env,
+                        work,
+                        [],
+                    )
+                else:
+                    step = harness.run_wrk_mix(label, target, users, seconds, wrk_data, work, [])
                 for timer in timers:
                     timer.join()
                 (start, before), (end, after) = sorted(snapshots, key=lambda s: s[0])
@@ -277,6 +289,10 @@ def main() -> None:
                 harness.log(f"mix step: {users} users, {args.step_seconds:.0f} s")
                 steps.append(mix(f"{users}", users, args.step_seconds))
                 harness.log("  " + " | ".join(harness.row(steps[-1])))
+            users = harness.DETAIL_USERS
+            harness.log(f"the mix with Locust, for each request's figures: {users} users")
+            detail = mix("locust", users, args.step_seconds, locust=True)
+            harness.log("  " + " | ".join(harness.row(detail)))
             reads = {
                 "search": f"/books?q={harness.SEARCH_TERM}",
                 "book": f"/books/{fixtures['book_ids'][0]}",
@@ -295,6 +311,7 @@ def main() -> None:
     write_report(
         args,
         steps,
+        detail,
         wrk_runs,
         reads,
         processes,
@@ -353,6 +370,7 @@ async def _vacuum(database: str) -> tuple[list[str], str]:
 def write_report(
     args: argparse.Namespace,
     steps: list[harness.Step],
+    detail: harness.Step,
     wrk_runs: dict[str, harness.WrkRun | None],
     reads: dict[str, str],
     processes: int,
@@ -362,11 +380,10 @@ def write_report(
     settle: float,
     cpu: dict[str, dict[str, float]],
 ) -> None:
-    from importlib.metadata import version
 
     run = harness.report_of(args.out, "cluster", harness.make_command("bench-cluster"))
     now, stem = run.now, run.stem
-    harness.write_csv(Path(f"{stem}.csv"), steps)
+    harness.write_csv(Path(f"{stem}.csv"), [*steps, detail])
     harness.plot(steps, {}, Path(f"{stem}.png"), f"Shelfmark scaled mode, 93/7 mix, {now:%Y-%m-%d}")
     busiest = max(steps, key=lambda s: s.users)
     at_32 = next((s for s in steps if s.users == 32), None)
@@ -407,12 +424,8 @@ Against the goals of #9: {goal_64}; {goal_32}.
 - data: as `make bench` ({args.books:,} books, {args.patrons:,} patrons, {args.loans:,} active
   loans, {args.logins:,} patron logins), written straight to PostgreSQL, then
   {analysis}; {seed_seconds:.0f} s to build.
-- generator: Locust {version("locust")}, FastHttpUser, one process, no think time (closed loop),
-  through nginx.
+- generator: {harness.generator_text("wrk", settle, args.step_seconds)} Through nginx.
 - pinning: none; everything shares the {os.cpu_count()} cores.
-- each step: the users start and log in for {settle:.0f} s plus 1 s per 8 users, then the
-  statistics are reset and {args.step_seconds:.0f} s are measured. Warm-up before the first
-  step: 16 users for 10 s.
 - server CPU: the cluster's own processes (API processes, workers, nginx, PgBouncer, etcd),
   user+system time over the measured wall time (100% = one core); PostgreSQL, Redis and
   RabbitMQ are not in it, the machine CPU column (all cores, everything) is. Peak RSS: the
@@ -420,7 +433,7 @@ Against the goals of #9: {goal_64}; {goal_32}.
 
 ## The 93/7 mix, step by step
 
-Latencies in ms (Locust rounds them), errors = failed requests / all requests. A business
+Latencies in ms, errors = failed requests / all requests. A business
 refusal (409) is an expected answer and not an error. The last three columns are what the
 server still owed when the step's load stopped, counted in its database: events its outbox
 relay had not yet handed to the consumers, e-mails queued, and the seconds it then took to
@@ -432,11 +445,13 @@ cannot keep.
 
 ![latency against throughput]({stem.name}.png)
 
-Each request at the busiest step ({busiest.users} users):
+Each request, {harness.detail_text("wrk", detail)}:
+
+{harness.table([detail])}
 
 | request | count | failures | p50 ms | p95 ms | p99 ms |
 |---|---|---|---|---|---|
-{chr(10).join(harness.endpoint_lines(busiest))}
+{chr(10).join(harness.endpoint_lines(detail))}
 
 ## Where the machine's CPU went
 

@@ -1297,9 +1297,10 @@ def soak_report(args: argparse.Namespace, step: Step, pinned: str, total_seconds
 Written by `bench/run.py --soak`; regenerate with `{run.command}`.
 
 - commit: {run.commit}; {os.cpu_count()} cores, {cpu_model()}; {total_seconds:.0f} s in all
-- the data set, server and generator of `make bench`; {pinned}
+- the data set and server of `make bench` ({processes(args.processes)}); Locust as the
+  generator (FastHttpUser, one process); {pinned}
 - {step.users} users of the 93/7 mix (closed loop, no think time) for {minutes:.1f} min after a
-  10 s warm-up; the server's RSS (VmRSS) sampled every 0.2 s
+  10 s warm-up; the API processes' RSS (VmRSS) sampled every 0.2 s, the largest taken
 
 | requests | errors | p50 ms | p95 ms | p99 ms | RPS | server CPU |
 |---|---|---|---|---|---|---|
@@ -1309,7 +1310,7 @@ Written by `bench/run.py --soak`; regenerate with `{run.command}`.
 Left behind when the load stopped: {step.events_behind} events not yet relayed and \
 {step.mail_queued} e-mails queued, all handled {caught_up_text(step.caught_up_seconds)} s later.
 
-Memory of the API process (goal: under 250 MB with no upward trend):
+Memory of the largest API process (goal: under 250 MB with no upward trend):
 
 | peak | mean of minute 2 | mean of the last minute | trend after minute 1 | trend, second half |
 |---|---|---|---|---|
