@@ -172,7 +172,10 @@ supervised() {
 
 start_api() {
   local i=$1
-  supervised "api-$i" "$BIN/shelfmark" serve --host 127.0.0.1 --port $((API_PORT0 + i))
+  # Each is one process behind nginx: SHELFMARK_API_PROCESSES counts them here, and would
+  # otherwise make each `serve` a supervisor of that many.
+  supervised "api-$i" env SHELFMARK_API_PROCESSES=1 \
+    "$BIN/shelfmark" serve --host 127.0.0.1 --port $((API_PORT0 + i))
 }
 
 start_workers() {

@@ -301,4 +301,15 @@ class Settings(BaseSettings):
             "postgresql"
         ):
             raise ValueError("read_database_url must be a PostgreSQL replica (postgresql+asyncpg)")
+        if (
+            self.api_processes > 1
+            and self.cache_url is None
+            and (not self.database_url.startswith("sqlite") or self.broker_url is not None)
+        ):
+            # The caches follow the outbox in the order one relay marked it, after the
+            # in-process consumers applied it: SQLite's single relay, no broker.
+            raise ValueError(
+                "api_processes > 1 with the in-process cache needs SQLite and no broker_url; "
+                "otherwise set cache_url (a Redis shared by the processes)"
+            )
         return self

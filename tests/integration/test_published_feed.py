@@ -23,6 +23,13 @@ async def relay_at(engines: Engines, when: timedelta) -> None:
     await relay_for(engines, RecordingPublisher()).relay_once(MONDAY + when)
 
 
+async def read(feed: PublishedFeed) -> list[int]:
+    """The next batch's event numbers, handled."""
+    envelopes = await feed.next_batch()
+    feed.done()
+    return numbers(envelopes)
+
+
 def numbers(envelopes: list[Envelope]) -> list[int]:
     return [e.payload["n"] for e in envelopes]
 
@@ -35,14 +42,14 @@ async def test_rows_are_read_once_in_the_order_they_were_marked(engines: Engines
     await write_events(engines, ticks(aggregate, 2, start=3))
     await relay_at(engines, timedelta(seconds=2))
 
-    assert numbers(await feed.next_batch()) == [0, 1, 2, 3, 4]
-    assert await feed.next_batch() == []
+    assert await read(feed) == [0, 1, 2, 3, 4]
+    assert await read(feed) == []
 
     await write_events(engines, ticks(aggregate, 1, start=5))
-    assert await feed.next_batch() == []  # committed, not yet published
+    assert await read(feed) == []  # committed, not yet published
 
     await relay_at(engines, timedelta(seconds=3))
-    assert numbers(await feed.next_batch()) == [5]
+    assert await read(feed) == [5]
 
 
 async def test_a_round_larger_than_a_batch_is_read_batch_by_batch(engines: Engines) -> None:
@@ -52,7 +59,7 @@ async def test_a_round_larger_than_a_batch_is_read_batch_by_batch(engines: Engin
     await write_events(engines, ticks(uuid.uuid4(), 7))
     await relay_at(engines, timedelta(seconds=1))
 
-    batches = [numbers(await feed.next_batch()) for _ in range(4)]
+    batches = [await read(feed) for _ in range(4)]
 
     assert batches == [[0, 1, 2], [3, 4, 5], [6], []]
 
@@ -68,7 +75,7 @@ async def test_it_starts_a_lookback_before_its_own_start(engines: Engines) -> No
 
     feed = PublishedFeed(engines.read, MONDAY, lookback=LOOKBACK)
 
-    assert numbers(await feed.next_batch()) == [1]
+    assert await read(feed) == [1]
 
 
 async def test_a_lower_position_marked_later_is_still_read(engines: Engines) -> None:
@@ -82,10 +89,20 @@ async def test_a_lower_position_marked_later_is_still_read(engines: Engines) -> 
         assert first is not None
         await connection.execute(delete(outbox).where(outbox.c.position == first.position))
     await relay_at(engines, timedelta(seconds=1))
-    assert numbers(await feed.next_batch()) == [1, 2]
+    assert await read(feed) == [1, 2]
 
     async with engines.write.begin() as connection:  # the late commit of the lower position
         await connection.execute(insert(outbox).values(first._asdict()))
     await relay_at(engines, timedelta(seconds=2))
 
-    assert numbers(await feed.next_batch()) == [0]
+    assert await read(feed) == [0]
+
+
+async def test_a_batch_not_handled_is_read_again(engines: Engines) -> None:
+    feed = PublishedFeed(engines.read, MONDAY, lookback=LOOKBACK)
+    await write_events(engines, ticks(uuid.uuid4(), 2))
+    await relay_at(engines, timedelta(seconds=1))
+
+    assert numbers(await feed.next_batch()) == [0, 1]  # and the caller failed: no done()
+    assert await read(feed) == [0, 1]
+    assert await read(feed) == []

@@ -35,6 +35,7 @@ class CacheFollower:
         """Forgets what the next batch of published events made stale; returns its size."""
         envelopes = await self.feed.next_batch()
         await self.invalidation.forget_all(envelopes)
+        self.feed.done()
         return len(envelopes)
 
     async def run(self) -> None:

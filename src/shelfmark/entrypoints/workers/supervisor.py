@@ -44,6 +44,8 @@ class SupervisorBackground:
         self._ready.wait(STOP_SECONDS)
 
     def stop(self) -> None:
+        if not self._thread.is_alive():  # it failed, and gave the lease away
+            return
         if self._loop is not None and self._stopping is not None:
             self._loop.call_soon_threadsafe(self._stopping.set)
         self._thread.join(STOP_SECONDS)

@@ -29,6 +29,9 @@ class HostLease:
         except BlockingIOError:
             os.close(fd)
             return False
+        except BaseException:
+            os.close(fd)
+            raise
         self._fd = fd
         return True
 

@@ -38,14 +38,21 @@ class PublishedFeed:
         self._engine = engine
         self._since = start - lookback
         self._after = 0
+        self._read_up_to: tuple[datetime, int] | None = None
         self.batch = batch
 
     async def next_batch(self) -> list[Envelope]:
-        """The next rows published after the cursor (at most `batch`), which then moves past
-        them."""
+        """The next rows published after the cursor (at most `batch`); the cursor moves past
+        them at `done`, so a batch whose handling failed is read again."""
         values = {"since": self._since, "after": self._after, "limit": self.batch}
         async with reading(self._engine) as connection:
             rows = (await connection.execute(_NEXT, values)).all()
-        if rows:
-            self._since, self._after = rows[-1].published_at, rows[-1].position
-        return [envelope_from_row(row) for row in rows]
+        envelopes = [envelope_from_row(row) for row in rows]
+        self._read_up_to = (rows[-1].published_at, rows[-1].position) if rows else None
+        return envelopes
+
+    def done(self) -> None:
+        """The last batch was handled: the next one starts after it."""
+        if self._read_up_to is not None:
+            self._since, self._after = self._read_up_to
+            self._read_up_to = None
