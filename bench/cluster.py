@@ -87,7 +87,7 @@ class Cluster:
         own = [*self.api_pids(), *self._pids("worker-*.pid")]
         own += self._pids("pgbouncer.pid") + self._pids("etcd.pid")
         for nginx in self._pids("nginx.pid"):
-            own += [nginx, *children(nginx)]
+            own += [nginx, *harness.children(nginx)]
         return own
 
 
@@ -126,19 +126,6 @@ def cpu_by_kind() -> dict[str, float]:
         kind = next((k for k, mark in PROCESS_KINDS if mark in command), "anything else")
         seconds[kind] = seconds.get(kind, 0.0) + used
     return seconds
-
-
-def children(parent: int) -> list[int]:
-    """The processes whose parent is `parent` (nginx's workers)."""
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == parent:
-            found.append(int(stat.parent.name))
-    return found
 
 
 def cluster_env() -> dict[str, str]:
