@@ -192,7 +192,9 @@ supervised_worker() {
   (
     # shellcheck disable=SC1091
     . "$DIR/env"
+    # Straight to PostgreSQL (LISTEN needs a session), unpinged: a worker retries what failed.
     export DATABASE_URL=$SHELFMARK_CLUSTER_DIRECT_URL SHELFMARK_DB_PGBOUNCER=false
+    export SHELFMARK_DB_PRE_PING=false
     export SHELFMARK_WORKER_METRICS_PORT=$port
     if [ "$role" = consume ]; then
       # Four consumers, each with PREFETCH messages at once, each message holding up to two

@@ -56,6 +56,12 @@ class Settings(BaseSettings):
         "prepared-statement caches are off, statement names unique, and pooled connections are "
         "not pinged before use.",
     )
+    db_pre_ping: bool | None = Field(
+        None,
+        description="Ping each pooled connection before use (a BEGIN, a statement and a "
+        "ROLLBACK per checkout), so one that PostgreSQL's restart broke is replaced unseen. "
+        "Unset: on, unless db_pgbouncer. Workers, which retry what failed, can do without.",
+    )
     config_file: Path | None = Field(
         None, description="TOML file of settings (names as keys), below etcd and the environment."
     )

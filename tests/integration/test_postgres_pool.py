@@ -4,7 +4,8 @@ Straight to PostgreSQL (whose restart drops them) each is pinged before use and 
 replaced unseen. Behind PgBouncer (`pgbouncer=True`) a client connection outlives PostgreSQL's
 restarts and the ping is not paid; should one die all the same (PgBouncer itself restarted,
 played here by dropping the connection at the server), its first use fails as an outage,
-which a request answers 503, and the pool then replaces every connection it holds."""
+which a request answers 503, and the pool then replaces every connection it holds. A worker
+turns the ping off straight to PostgreSQL too (`pre_ping=False`): it retries what failed."""
 
 from __future__ import annotations
 
@@ -47,14 +48,22 @@ async def _select_one(engines: Engines) -> int:
         return int(await connection.scalar(text("SELECT 1")))
 
 
-@pytest.mark.parametrize("behind_pgbouncer", [False, True], ids=["direct", "behind-pgbouncer"])
-async def test_dropped_pooled_connections(behind_pgbouncer: bool, postgres_url: str) -> None:
-    engines = create_engines(postgres_url, pool_size=POOLED, pgbouncer=behind_pgbouncer)
+@pytest.mark.parametrize(
+    ("behind_pgbouncer", "pre_ping", "pinged"),
+    [(False, None, True), (True, None, False), (False, False, False)],
+    ids=["direct", "behind-pgbouncer", "direct-unpinged"],
+)
+async def test_dropped_pooled_connections(
+    behind_pgbouncer: bool, pre_ping: bool | None, pinged: bool, postgres_url: str
+) -> None:
+    engines = create_engines(
+        postgres_url, pool_size=POOLED, pgbouncer=behind_pgbouncer, pre_ping=pre_ping
+    )
     try:
         pids = await _backend_pids(engines)
         await _drop(pids)
 
-        if behind_pgbouncer:
+        if not pinged:
             with pytest.raises(DBAPIError) as failed:
                 await _select_one(engines)
             assert is_outage(failed.value)

@@ -153,6 +153,7 @@ def bootstrap(
         pool_size=settings.db_pool_size,
         echo=settings.sql_echo,
         pgbouncer=settings.db_pgbouncer,
+        pre_ping=settings.db_pre_ping,
         connect_timeout=settings.db_connect_timeout_seconds,
         statement_timeout=settings.db_statement_timeout_seconds,
     )

@@ -47,14 +47,16 @@ def create_engines(
     echo: bool = False,
     pgbouncer: bool = False,
     *,
+    pre_ping: bool | None = None,
     connect_timeout: float = 5.0,
     statement_timeout: float = 30.0,
 ) -> Engines:
     """`read_url`, a streaming replica of `url` (PostgreSQL only), takes the reads that may
     go there (see `replica.ReplicaEngine`). `pgbouncer`: `url` is a PgBouncer in transaction
-    pooling mode (see `_postgres_engine`). On PostgreSQL, `connect_timeout` bounds a connect
-    and a wait for a pooled connection, `statement_timeout` each statement (client-side, so a
-    server that stopped answering cannot hold a caller)."""
+    pooling mode; `pre_ping`: whether pooled connections are pinged before use, by default
+    only when they go straight to PostgreSQL (see `_postgres_engine`). On PostgreSQL,
+    `connect_timeout` bounds a connect and a wait for a pooled connection, `statement_timeout`
+    each statement (client-side, so a server that stopped answering cannot hold a caller)."""
     if make_url(url).get_backend_name() == "sqlite":
         if read_url:
             raise ValueError("a read replica (READ_DATABASE_URL) needs PostgreSQL")
@@ -69,12 +71,12 @@ def create_engines(
         connect_timeout=connect_timeout,
         statement_timeout=statement_timeout,
     )
-    engine = postgres_engine(url, pgbouncer=pgbouncer)
+    engine = postgres_engine(url, pgbouncer=pgbouncer, pre_ping=pre_ping)
     if not read_url:
         return Engines(write=engine, read=engine)
     if make_url(read_url).get_backend_name() != "postgresql":
         raise ValueError("the read replica (READ_DATABASE_URL) must be PostgreSQL too")
-    replica = postgres_engine(read_url)
+    replica = postgres_engine(read_url, pre_ping=pre_ping)
     return Engines(write=engine, read=ReplicaEngine(replica, primary=engine))
 
 
@@ -86,6 +88,7 @@ def _postgres_engine(
     connect_timeout: float,
     statement_timeout: float,
     pgbouncer: bool = False,
+    pre_ping: bool | None = None,
 ) -> AsyncEngine:
     """Behind PgBouncer's transaction pooling, consecutive transactions of one client connection
     run on different server connections: a prepared statement cached by name on one is missing
@@ -99,7 +102,10 @@ def _postgres_engine(
     transactions PgBouncer passed on for the mix. What does break one (PgBouncer restarted, its
     `query_wait_timeout`, a network reset) fails the requests that use it before the pool
     notices, at most the pool's connections, as outages (503); the first such failure makes
-    the pool replace every connection it holds (tests/integration/test_postgres_pool.py)."""
+    the pool replace every connection it holds (tests/integration/test_postgres_pool.py).
+    A worker, which retries what failed (the relay's next round, a consumer's delivery that
+    waits out an outage), gains nothing from the ping even straight to PostgreSQL, where it
+    was a tenth of the consumer worker's CPU under the mix: `pre_ping=False`."""
     connect_args: dict[str, Any] = {
         "timeout": connect_timeout,
         "command_timeout": statement_timeout,
@@ -114,7 +120,7 @@ def _postgres_engine(
         url,
         pool_size=pool_size,
         max_overflow=pool_size,
-        pool_pre_ping=not pgbouncer,
+        pool_pre_ping=not pgbouncer if pre_ping is None else pre_ping,
         pool_timeout=connect_timeout,
         echo=echo,
         connect_args=connect_args,
