@@ -115,6 +115,23 @@ async def test_get_or_load_loads_a_miss_once_and_then_hits(cache: ResponseCache)
     assert await cache.get("book:9") is None, "the loader's tags were filed"
 
 
+async def test_a_caller_that_just_missed_goes_straight_to_one_load(cache: ResponseCache) -> None:
+    """`missed`: the caller read the key a moment ago and found nothing (the hits layer did),
+    so the cache does not read it again; concurrent such callers still share one load."""
+    await cache.set("book:7", b"set since the caller's read", TTL)
+    loader = CountingLoader(b"loaded", frozenset({"lists:7"}), pause=0.05)
+
+    lookups = await asyncio.gather(
+        *(cache.get_or_load("book:7", loader, TTL, missed=True) for _ in range(5))
+    )
+
+    assert loader.calls == 1
+    assert {lookup.value for lookup in lookups} == {b"loaded"}
+    assert await cache.get("book:7") == b"loaded"
+    await cache.delete(tags=["lists:7"])
+    assert await cache.get("book:7") is None, "the loader's tags were filed"
+
+
 async def test_a_failing_loader_caches_nothing(cache: ResponseCache) -> None:
     async def failing() -> Loaded:
         raise LookupError("no such book")

@@ -87,6 +87,30 @@ async def test_a_hit_follows_the_change_that_invalidated_it(
     assert (await client.get(target)).json()["copies_available"] == 0
 
 
+async def test_a_miss_found_here_is_loaded_by_the_route_without_a_second_read(
+    client: httpx.AsyncClient, desk: Desk, shelfmark: Shelfmark, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    book, patron = await desk.book(), await desk.patron()
+    target = f"/books/{book['id']}"
+    assert (await client.get(target)).status_code == 200  # the target is known from here on
+    borrowed = await client.post(
+        f"{target}/borrow", json={"patron_id": patron["id"]}, headers=librarian(shelfmark)
+    )
+    assert borrowed.status_code == 201  # and its entry is gone
+    reads: list[str] = []
+    read = shelfmark.cache.get
+
+    async def counted(key: str) -> bytes | None:
+        reads.append(key)
+        return await read(key)
+
+    monkeypatch.setattr(shelfmark.cache, "get", counted)
+    assert (await client.get(target)).json()["copies_available"] == 0
+    assert len(reads) == 1, "the layer read the key; the route loaded it without reading again"
+    assert (await client.get(target)).json()["copies_available"] == 0
+    assert len(reads) == 2, "and the next request is a hit"
+
+
 async def test_a_hit_is_limited_labelled_and_logged_as_the_app_would(
     engines: Engines, clock: MutableClock, tmp_path: Path
 ) -> None:

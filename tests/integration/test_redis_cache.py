@@ -73,6 +73,24 @@ async def test_three_processes_missing_one_key_load_it_once(prefix: str) -> None
     assert f"{prefix}:lock:book:hot" not in await keys_under(prefix), "the lock was released"
 
 
+async def test_a_failed_load_releases_its_lock_and_a_stored_one_leaves_only_its_entry(
+    prefix: str,
+) -> None:
+    cache = process_cache(prefix)
+
+    async def failing() -> Loaded:
+        raise LookupError("no such book")
+
+    try:
+        with pytest.raises(LookupError):
+            await cache.get_or_load("book:gone", failing, TTL)
+        assert await keys_under(prefix) == [], "the lock went with the failed load"
+        await cache.get_or_load("book:1", CountingLoader(b"loaded"), TTL)
+    finally:
+        await cache.aclose()
+    assert await keys_under(prefix) == [f"{prefix}:book:1"], "the store released the lock"
+
+
 async def test_a_process_waits_only_so_long_for_another_ones_load(prefix: str) -> None:
     """The loader elsewhere never finishes (its process died holding the lock): after the
     bounded wait this process loads the value itself rather than fail."""

@@ -25,6 +25,9 @@ from shelfmark.seedwork.infrastructure.replica import replica_reads
 
 #: The scope entry naming the key a response was answered under (read by hits.py).
 CACHE_KEY = "shelfmark.cache_key"
+#: The scope entry naming the key hits.py has just found missing: the route loads it without
+#: reading the cache for it a second time (one round trip less per miss with Redis).
+MISSED_KEY = "shelfmark.missed_key"
 
 
 @dataclass(frozen=True)
@@ -57,7 +60,8 @@ async def cached(
             headers["ETag"] = etag_of(body)
         return Loaded(_pack(headers, body), frozenset(fresh.tags))
 
-    lookup = await app.cache.get_or_load(key, load, app.settings.cache_ttl_seconds)
+    missed = request.scope.get(MISSED_KEY) == key
+    lookup = await app.cache.get_or_load(key, load, app.settings.cache_ttl_seconds, missed=missed)
     counter = app.metrics.cache_hits if lookup.hit else app.metrics.cache_misses
     counter.labels(_route(request)).inc()
     request.scope[CACHE_KEY] = key

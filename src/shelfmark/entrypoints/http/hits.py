@@ -39,7 +39,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from shelfmark.bootstrap import Shelfmark
 from shelfmark.entrypoints.http.access import ACCESS, anyone
-from shelfmark.entrypoints.http.cached import CACHE_KEY, cached_answer
+from shelfmark.entrypoints.http.cached import CACHE_KEY, MISSED_KEY, cached_answer
 from shelfmark.entrypoints.http.hardening import allowed, client_of, security_headers
 from shelfmark.entrypoints.http.metrics import observe
 from shelfmark.entrypoints.http.request_id import HEADER, log_request, request_id_of
@@ -93,6 +93,7 @@ class CacheHitsMiddleware:
         try:
             value = await shelfmark.cache.get(known.key)
             if value is None:
+                scope[MISSED_KEY] = known.key  # the route loads it without a second read
                 return False
             try:
                 status, headers, body = cached_answer(value, _if_none_match(scope))

@@ -55,10 +55,13 @@ class ResponseCache(Protocol):
         """Removes the keys and every key filed under one of the tags (and the tags)."""
         ...
 
-    async def get_or_load(self, key: str, loader: Loader, ttl: float) -> Lookup:
+    async def get_or_load(
+        self, key: str, loader: Loader, ttl: float, *, missed: bool = False
+    ) -> Lookup:
         """The cached value, or the loader's (then cached for `ttl` seconds). Concurrent calls
         for one key run one loader; a loader's exception reaches every caller waiting for it
-        and nothing is cached."""
+        and nothing is cached. `missed`: the caller has just read the key and found nothing,
+        so the cache goes straight to the load (a load already in flight is still joined)."""
         ...
 
     async def ping(self) -> bool:
@@ -148,8 +151,10 @@ class MemoryResponseCache:
         for key in doomed:
             self._remove(key)
 
-    async def get_or_load(self, key: str, loader: Loader, ttl: float) -> Lookup:
-        cached = await self.get(key)
+    async def get_or_load(
+        self, key: str, loader: Loader, ttl: float, *, missed: bool = False
+    ) -> Lookup:
+        cached = None if missed else await self.get(key)
         if cached is not None:
             return Lookup(cached, hit=True)
 

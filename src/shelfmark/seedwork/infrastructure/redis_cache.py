@@ -41,7 +41,25 @@ end
 return #KEYS
 """
 
-#: Deletes the lock only if it is still ours (it may have expired and been taken by another).
+#: Stores KEYS[1] = ARGV[1] for ARGV[2] ms and files it under each tag in KEYS[3..n], a new
+#: tag set living as long as its members; then deletes the lock KEYS[2] if it still holds the
+#: token ARGV[3] (it may have expired and been taken by another; '' when there is no lock):
+#: one round trip for what a load leaves behind.
+STORE = """
+local entry, ms = KEYS[1], ARGV[2]
+redis.call('SET', entry, ARGV[1], 'PX', ms)
+for i = 3, #KEYS do
+  redis.call('SADD', KEYS[i], entry)
+  redis.call('PEXPIRE', KEYS[i], ms, 'NX')
+  redis.call('PEXPIRE', KEYS[i], ms, 'GT')
+end
+if ARGV[3] ~= '' and redis.call('GET', KEYS[2]) == ARGV[3] then
+  redis.call('DEL', KEYS[2])
+end
+return 1
+"""
+
+#: Deletes the lock only if it is still ours, when the load failed and stored nothing.
 RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   return redis.call('DEL', KEYS[1])
@@ -89,6 +107,7 @@ class RedisResponseCache:
         self._owed_keys: set[str] = set()
         self._owed_tags: set[str] = set()
         self._forget = client.register_script(FORGET)
+        self._store = client.register_script(STORE)
         self._release = client.register_script(RELEASE)
         self._flights = SingleFlight()
 
@@ -112,26 +131,16 @@ class RedisResponseCache:
             return None
 
     async def set(self, key: str, value: bytes, ttl: float, tags: Iterable[str] = ()) -> None:
-        full, ms = self._key(key), _ms(ttl)
-
-        async def store() -> None:
-            async with self._redis.pipeline(transaction=True) as pipe:
-                pipe.set(full, value, px=ms)
-                for tag in map(self._key, tags):
-                    pipe.sadd(tag, full)
-                    pipe.pexpire(tag, ms, nx=True)  # a new set lives as long as its members
-                    pipe.pexpire(tag, ms, gt=True)
-                await pipe.execute()
-
-        with contextlib.suppress(_Unavailable):
-            await self._call(store)
+        await self._stored(key, value, ttl, tags)
 
     async def delete(self, *keys: str, tags: Iterable[str] = ()) -> None:
         self._owe(keys, tags)
         await self._caught_up()
 
-    async def get_or_load(self, key: str, loader: Loader, ttl: float) -> Lookup:
-        cached = await self.get(key)
+    async def get_or_load(
+        self, key: str, loader: Loader, ttl: float, *, missed: bool = False
+    ) -> Lookup:
+        cached = None if missed else await self.get(key)
         if cached is not None:
             return Lookup(cached, hit=True)
         return await self._flights.run(key, lambda: self._fill(key, loader, ttl))
@@ -164,11 +173,28 @@ class RedisResponseCache:
             return Lookup((await loader()).value, hit=False)
         try:
             loaded = await loader()
-            await self.set(key, loaded.value, ttl, loaded.tags)
-        finally:
+        except BaseException:
             if locked:
                 await self._unlock(lock, token)
+            raise
+        await self._stored(key, loaded.value, ttl, loaded.tags, (lock, token) if locked else None)
         return Lookup(loaded.value, hit=False)
+
+    async def _stored(
+        self,
+        key: str,
+        value: bytes,
+        ttl: float,
+        tags: Iterable[str],
+        lock: tuple[str, str] | None = None,
+    ) -> None:
+        """Stores the entry and releases `lock` (name, token) in one round trip; when Redis
+        cannot take it, the entry is not cached and the lock expires on its own."""
+        full = self._key(key)
+        lock_name, token = lock or (full, "")
+        keys = [full, lock_name, *map(self._key, tags)]
+        with contextlib.suppress(_Unavailable):
+            await self._call(lambda: self._store(keys=keys, args=[value, _ms(ttl), token]))
 
     async def _wait_for(self, key: str) -> bytes | None:
         """Another process is loading `key`: its value, if it lands within the bounded wait."""
