@@ -179,6 +179,14 @@ def lease_holders(path: Path) -> list[int]:
     return holders
 
 
+def running(pid: int) -> bool:
+    """Whether the process is there and not a zombie waiting to be reaped."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
 def fresh_connection_reads(url: str, path: str, times: int) -> list[dict[str, object]]:
     """`times` answers, each on a new connection, which either process may accept."""
     answers = []
@@ -220,3 +228,65 @@ def test_two_api_processes_serve_one_library_and_agree_on_it(served: Served) -> 
     served.process.terminate()
     assert served.process.wait(timeout=30) == 0
     assert not [pid for pid in children if Path(f"/proc/{pid}").exists()]
+
+
+@pytest.mark.parametrize("served", [{"SHELFMARK_API_PROCESSES": "2"}], indirect=True)
+def test_api_processes_stop_with_a_killed_supervisor_and_free_the_port(served: Served) -> None:
+    """Orphans would serve on, and keep the port from the `shelfmark serve` started next."""
+    children = api_processes(served.process.pid)
+    assert len(children) == 2
+    served.process.kill()
+    served.process.wait(timeout=10)
+    deadline = time.monotonic() + 30
+    try:
+        while left := [pid for pid in children if running(pid)]:
+            assert time.monotonic() < deadline, f"API processes outlived their supervisor: {left}"
+            time.sleep(0.1)  # polling for their exit, not a timing assertion
+    finally:
+        for pid in filter(running, children):
+            os.kill(pid, signal.SIGKILL)
+    with socket.socket() as listener:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        listener.bind(("127.0.0.1", int(served.url.rsplit(":", 1)[1])))
+
+
+def test_a_server_whose_restarted_api_process_cannot_start_fails(tmp_path: Path) -> None:
+    """uvicorn's supervisor stops when a process it restarts fails before serving (here: the
+    policy file went away since the start); the command must then fail, for the process
+    manager to see it, rather than end as after a SIGTERM."""
+    policy = tmp_path / "policy.toml"
+    policy.write_text("")  # nothing overridden
+    port = _free_port()
+    env = os.environ | {
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'fresh.db'}",
+        "SHELFMARK_PORT": str(port),
+        "SHELFMARK_VAR_DIR": str(tmp_path),
+        "SHELFMARK_API_PROCESSES": "2",
+        "SHELFMARK_POLICY_FILE": str(policy),
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "shelfmark", "serve"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + STARTUP_SECONDS
+        while len(children := api_processes(process.pid)) < 2 or not _healthy(port):
+            assert process.poll() is None and time.monotonic() < deadline, "did not come up"
+            time.sleep(0.1)  # polling for readiness, not a timing assertion
+        policy.unlink()
+        os.kill(children[0], signal.SIGKILL)
+        assert process.wait(timeout=60) == 3
+    finally:
+        process.kill()
+        process.wait(timeout=10)
+    assert b"policy.toml" in (process.stdout.read() if process.stdout else b"")
+    assert not [pid for pid in children if running(pid)]
+
+
+def _healthy(port: int) -> bool:
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200
+    except httpx.TransportError:
+        return False

@@ -124,23 +124,32 @@ def _serve_processes(settings: Settings, host: str, port: int) -> None:
     """uvicorn's supervisor: it binds the port, starts `api_processes` processes that share it
     (each builds `served_app`), restarts one that dies and replaces them all, one by one, on
     SIGHUP; beside it, on a thread, the background work (workers/supervisor.py). There is no
-    balancer in front to drain for, so `drain_seconds` is not used."""
+    balancer in front to drain for, so `drain_seconds` is not used. An API process that fails
+    before it serves (a broken setting only the app reads, say) stops them all, and then the
+    command fails too (uvicorn's own `run` would return as after a SIGTERM)."""
     import uvicorn
+    from uvicorn.config import STARTUP_FAILURE
+    from uvicorn.supervisors import Multiprocess
 
+    config = uvicorn.Config(
+        "shelfmark.entrypoints.http.app:served_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=settings.api_processes,
+        log_level="warning",
+        access_log=False,
+    )
+    supervisor = Multiprocess(config, sockets=[config.bind_socket()])
     background = supervisor_background(settings)
     try:
-        uvicorn.run(
-            "shelfmark.entrypoints.http.app:served_app",
-            factory=True,
-            host=host,
-            port=port,
-            workers=settings.api_processes,
-            log_level="warning",
-            access_log=False,
-        )
+        supervisor.run()
     finally:
         if background is not None:
             background.stop()
+    if any(process.exitcode == STARTUP_FAILURE for process in supervisor.processes):
+        typer.echo("shelfmark: an API process failed to start (its error is above)", err=True)
+        raise typer.Exit(STARTUP_FAILURE)
 
 
 jobs = typer.Typer(help="The daily circulation jobs.", no_args_is_help=True)

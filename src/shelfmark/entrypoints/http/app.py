@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+import signal
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -119,9 +123,22 @@ def create_app(settings: Settings | None = None, *, shelfmark: Shelfmark | None 
 
 def served_app() -> FastAPI:
     """The app of one of `shelfmark serve`'s API processes when there are several (uvicorn
-    builds it in each): the settings from the environment, as the parent process read them."""
+    builds it in each): the settings from the environment, as the parent process read them.
+    The process stops as on a SIGTERM once its parent is gone (SIGKILLed, say), rather than
+    serve on as an orphan that keeps the port from the next `shelfmark serve`."""
+    threading.Thread(target=_stop_with_supervisor, name="supervisor-watch", daemon=True).start()
     settings = Settings()
     configure_logging(settings.log_level, settings.log_json)
     api = create_app(settings)
     gc_tuning.freeze_start_up()
     return api
+
+
+def _stop_with_supervisor() -> None:
+    """Waits for the process that started this one (multiprocessing's record of it, so a
+    process started just before its supervisor died knows too), then stops this one."""
+    supervisor = multiprocessing.parent_process()
+    if supervisor is None:  # not started by uvicorn's supervisor
+        return
+    supervisor.join()
+    os.kill(os.getpid(), signal.SIGTERM)

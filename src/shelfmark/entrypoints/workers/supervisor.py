@@ -6,8 +6,8 @@ whatever the API processes' load; in one of the API processes it had only what t
 event loop left it, and fell behind under load (the relay's backlog grew through a 64-user
 step of the mix). It runs on a thread with its own event loop, since uvicorn's supervisor
 keeps the main thread. The supervisor takes the host lease before the API processes start;
-they wait for it (`Background`), and one of them takes the work over should the supervisor
-end without them."""
+they wait for it (`Background`), and one of them takes the work over should it fail here (a
+supervisor that dies takes the API processes along: `served_app`)."""
 
 from __future__ import annotations
 
